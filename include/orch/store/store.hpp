@@ -82,7 +82,8 @@ struct ListResult {
 };
 
 struct WatchOptions {
-  // Events buffered for a consumer before it is considered fallen behind. Default: 1024.
+  // Events buffered for a consumer before it is considered fallen behind; 0 = the backend's
+  // default. Default: 1024.
   std::size_t buffer = 1024;
 };
 
@@ -132,8 +133,9 @@ class Store {
   virtual Result<std::unique_ptr<Watch>> watch(const std::string& prefix, Revision after_revision,
                                                const WatchOptions& options = {}) = 0;
 
-  // Discards history before `revision`. OutOfRange if already compacted past it or if it is in the
-  // future. Runs in bounded batches so writers are never stalled for long.
+  // Discards history before `revision`. OutOfRange if it is at or below the current compaction
+  // point (as etcd's ErrCompacted) or in the future; InvalidArgument if it is < 1. Runs in bounded
+  // batches so writers are never stalled for long.
   virtual Status compact(Revision revision) = 0;
 };
 
