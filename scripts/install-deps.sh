@@ -8,6 +8,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libcurl4-openssl-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev
   libssl-dev
+  python3-pytest python3-kubernetes
 )
 
 missing=()
