@@ -290,3 +290,13 @@ def test_client_disconnect_frees_the_watch_and_shutdown_is_clean(server):
     assert server.proc.returncode == 0
     assert time.monotonic() - t0 < 8
     s.close()
+
+
+def test_dry_run_all_validates_and_defaults_but_stores_nothing(server):
+    before = current_rv(server)
+    status, d, _ = server.request("POST", DEPLOYS + "?dryRun=All", deployment("dry"))
+    assert status == 201 and d["spec"]["revisionHistoryLimit"] == 10
+    status, answer, _ = server.request("POST", DEPLOYS + "?dryRun=All", pod("Bad_Name"))
+    assert status == 400  # a Pod sent to deployments: kind mismatch
+    assert server.request("GET", DEPLOYS + "/dry")[0] == 404
+    assert current_rv(server) == before

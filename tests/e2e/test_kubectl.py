@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 
 import pytest
@@ -211,6 +212,11 @@ def test_delete_waits_and_the_object_is_gone(kubectl):
 
 
 def test_dry_run_server_defaults_but_stores_nothing(kubectl):
+    if "1.20" in kubectl.binary:
+        # kubectl 1.20 asks the OpenAPI document whether a kind supports server dry-run, and our
+        # /openapi/v2 is deliberately empty (reference 2.1); the server side is covered below and
+        # in test_api_semantics.
+        pytest.skip("kubectl 1.20 checks server dry-run support in OpenAPI")
     out = kubectl.run("create", "deployment", "x", "--image=kuard", "--dry-run=server",
                       "-o", "json").stdout
     d = json.loads(out)
@@ -220,23 +226,23 @@ def test_dry_run_server_defaults_but_stores_nothing(kubectl):
 
 def test_get_watch_prints_new_rows(kubectl, server):
     w = kubectl.popen("get", "pods", "-w")
+    lines = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(w.stdout.readline, "")))
+    reader.start()
     try:
         time.sleep(1.0)  # let the list and the watch start
         status, _, _ = server.request("POST", "/api/v1/namespaces/default/pods", {
             "metadata": {"name": "watched"},
             "spec": {"containers": [{"name": "c", "image": "kuard"}]}})
         assert status == 201
-        deadline = time.monotonic() + 15
-        seen = ""
-        os.set_blocking(w.stdout.fileno(), False)
-        while time.monotonic() < deadline and "watched" not in seen:
-            chunk = w.stdout.read() or ""
-            seen += chunk
-            time.sleep(0.1)
-        assert "watched" in seen
+        wait_until(lambda: any("watched" in line for line in lines), timeout=15,
+                   what="kubectl get -w to print the new pod")
+        row = next(line for line in lines if "watched" in line).split()
+        assert row[:3] == ["watched", "0/1", "Pending"]
     finally:
         w.terminate()
         w.wait(timeout=10)
+        reader.join(timeout=10)
 
 
 def test_several_kinds_and_cluster_scoped_resources(kubectl):
