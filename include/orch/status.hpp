@@ -101,8 +101,12 @@ class [[nodiscard]] Result {
 
   bool ok() const { return v_.index() == 0; }
   explicit operator bool() const { return ok(); }
-  // The status: OK when there is a value.
-  Status status() const { return ok() ? Status() : std::get<1>(v_); }
+  // The status: OK when there is a value. A reference, so `r.status().causes()` is safe to
+  // iterate for as long as `r` lives.
+  const Status& status() const {
+    static const Status kOkStatus;
+    return ok() ? kOkStatus : std::get<1>(v_);
+  }
 
   // Preconditions: ok(). Checked: calling these on an error aborts (a broken invariant).
   T& value() & { return check(), std::get<0>(v_); }

@@ -19,6 +19,7 @@
 #include "orch/api/yaml.hpp"
 #include "orch/apiserver/api_server.hpp"
 #include "orch/apiserver/patch.hpp"
+#include "orch/apiserver/protobuf.hpp"
 #include "orch/apiserver/status_body.hpp"
 #include "orch/apiserver/table.hpp"
 #include "orch/api/registry.hpp"
@@ -130,7 +131,8 @@ Result<json::value> parse_body(const Request& req) {
     return std::move(docs[0]);
   }
   if (ct.find("protobuf") != std::string_view::npos) {
-    return Status(Code::kBadRequest, "protobuf bodies are not supported; send application/json");
+    // kubectl 1.32's typed commands (create deployment, configmap, namespace, ...) send these.
+    return decode_kubernetes_protobuf(req.body);
   }
   boost::system::error_code ec;
   json::value v = json::parse(req.body, ec);

@@ -84,8 +84,9 @@ TEST_CASE("Result holds a value or a status, and the macros propagate failures")
   CHECK(check_both(1, 2).ok());
   CHECK(check_both(1, 0).code() == Code::kInvalidArgument);
 
-  Result<std::unique_ptr<int>> moved = std::make_unique<int>(3);
-  std::unique_ptr<int> p = std::move(moved).value();
+  // A move-only value comes out of an rvalue Result.
+  auto make = [](int v) -> Result<std::unique_ptr<int>> { return std::make_unique<int>(v); };
+  std::unique_ptr<int> p = make(3).value();
   CHECK(*p == 3);
 
   // A Result built from an OK Status is a bug in the caller; it must not read as success.
