@@ -32,8 +32,8 @@ test: build
 $(ASAN_BUILD)/build.ninja: | deps
 	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
 
+# `meson test` builds only what the selected suites need (not the executables or benchmarks).
 test-asan: deps $(ASAN_BUILD)/build.ninja
-	meson compile -C $(ASAN_BUILD) -j $(JOBS)
 	@UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ASAN_OPTIONS=detect_leaks=1 \
 	  meson test --num-processes $(JOBS) --print-errorlogs --suite unit --suite conformance -C $(ASAN_BUILD) > $(ASAN_BUILD)/test-output.txt 2>&1; status=$$?; \
 	  grep -E '^ *[0-9]+/[0-9]+ ' $(ASAN_BUILD)/test-output.txt; \

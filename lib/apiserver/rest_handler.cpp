@@ -986,19 +986,26 @@ class ApiHandler final : public Handler {
       if (!cur.ok()) return error(cur.status(), r, route.name);
       if (stale(in, *cur)) return error(conflict_status(r, route.name), r, route.name);
       auto result = write_derived(req, route, part, *cur, in, warnings);
-      if (!result.ok() && result.status().code() == Code::kAborted &&
-          meta_str(in, "resourceVersion").empty()) {
-        continue;  // raced with another writer; the client asked for no precondition
-      }
-      if (!result.ok()) {
-        if (result.status().code() == Code::kAborted) return error(conflict_status(r, route.name), r, route.name);
-        return error(result.status(), r, route.name);
-      }
-      Response resp = json_response(200, *result);
-      resp.headers = warning_headers(warnings);
-      return resp;
+      // Raced with another writer: read again, unless the client asked for this version.
+      if (lost_race(result) && meta_str(in, "resourceVersion").empty()) continue;
+      return write_response(result, r, route.name, warnings);
     }
     return error(conflict_status(r, route.name), r, route.name);
+  }
+
+  static bool lost_race(const Result<json::value>& result) {
+    return !result.ok() && result.status().code() == Code::kAborted;
+  }
+
+  // The answer to a read-modify-write: the stored object, or the error (a lost compare-and-swap
+  // is Kubernetes' Conflict message).
+  Response write_response(const Result<json::value>& result, const api::ResourceInfo& r,
+                          const std::string& name, const std::vector<std::string>& warnings) const {
+    if (lost_race(result)) return error(conflict_status(r, name), r, name);
+    if (!result.ok()) return error(result.status(), r, name);
+    Response resp = json_response(200, *result);
+    resp.headers = warning_headers(warnings);
+    return resp;
   }
 
   // Normalizes, validates and commits `incoming` over `cur` for the given part.
@@ -1027,21 +1034,14 @@ class ApiHandler final : public Handler {
       json::value in = std::move(patched).value();
       if (!in.is_object()) return error(bad_request("the patch produced a non-object"), r, route.name);
       if (auto s = admit_identity(r, route, in); !s.ok()) return error(s, r, route.name);
-      const bool pinned = stale(in, *cur) || patch_pins_rv(req.body);
       if (stale(in, *cur)) return error(conflict_status(r, route.name), r, route.name);
       if (meta_str(in, "name") != route.name) {
         return error(invalid_argument("metadata.name: Invalid value: the name cannot be changed by a patch"),
                      r, route.name);
       }
       auto result = write_derived(req, route, part, *cur, in, warnings);
-      if (!result.ok() && result.status().code() == Code::kAborted && !pinned) continue;
-      if (!result.ok()) {
-        if (result.status().code() == Code::kAborted) return error(conflict_status(r, route.name), r, route.name);
-        return error(result.status(), r, route.name);
-      }
-      Response resp = json_response(200, *result);
-      resp.headers = warning_headers(warnings);
-      return resp;
+      if (lost_race(result) && !patch_pins_rv(req.body)) continue;
+      return write_response(result, r, route.name, warnings);
     }
     return error(conflict_status(r, route.name), r, route.name);
   }

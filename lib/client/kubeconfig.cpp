@@ -12,7 +12,7 @@
 #include <set>
 #include <sstream>
 
-#include "base64.hpp"
+#include "orch/api/bytes.hpp"
 
 namespace orch::client {
 
@@ -49,7 +49,7 @@ bool boolean(const YAML::Node& parent, const char* key, const std::string& where
 std::string data_field(const YAML::Node& parent, const char* key, const std::string& where) {
   std::string text = scalar(parent, key, where);
   if (text.empty()) return {};
-  auto decoded = detail::base64_decode(text);
+  auto decoded = api::base64_decode(text);
   if (!decoded) throw ShapeError{where + "." + key + ": illegal base64 data"};
   return *decoded;
 }
@@ -259,7 +259,7 @@ std::string Config::to_yaml() const {
     emit_string(out, "server", c.server);
     emit_string(out, "certificate-authority", c.certificate_authority);
     if (!c.certificate_authority_data.empty()) {
-      emit_string(out, "certificate-authority-data", detail::base64_encode(c.certificate_authority_data));
+      emit_string(out, "certificate-authority-data", api::base64_encode(c.certificate_authority_data));
     }
     if (c.insecure_skip_tls_verify) {
       out << YAML::Key << "insecure-skip-tls-verify" << YAML::Value << true;
@@ -278,11 +278,11 @@ std::string Config::to_yaml() const {
     emit_string(out, "tokenFile", u.token_file);
     emit_string(out, "client-certificate", u.client_certificate);
     if (!u.client_certificate_data.empty()) {
-      emit_string(out, "client-certificate-data", detail::base64_encode(u.client_certificate_data));
+      emit_string(out, "client-certificate-data", api::base64_encode(u.client_certificate_data));
     }
     emit_string(out, "client-key", u.client_key);
     if (!u.client_key_data.empty()) {
-      emit_string(out, "client-key-data", detail::base64_encode(u.client_key_data));
+      emit_string(out, "client-key-data", api::base64_encode(u.client_key_data));
     }
     emit_string(out, "username", u.username);
     emit_string(out, "password", u.password);

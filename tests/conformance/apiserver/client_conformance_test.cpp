@@ -42,6 +42,7 @@ class ServerBase {
     store_ = std::move(s).value();
     apiserver::ApiServerOptions ao;
     ao.serve_http = http;
+    ao.bookmark_interval = std::chrono::seconds(1);
     auto srv = apiserver::ApiServer::start(*store_, ao);
     REQUIRE_MESSAGE(srv.ok(), srv.status().to_string());
     server_ = std::move(srv).value();
@@ -332,6 +333,31 @@ CONFORMANCE("an informer syncs, follows changes and indexes by label") {
   REQUIRE(web.ok());
   CHECK(web->size() == 1);
   inf.stop();
+}
+
+CONFORMANCE("an idle watch that allows bookmarks gets one carrying the current revision") {
+  F f;
+  REQUIRE(f.client().create(kConfigMaps, "default", parse(R"({"metadata":{"name":"b"}})")).ok());
+  const auto now = revision_of(f.store());
+  WatchOptions wo;
+  wo.resource_version = std::to_string(now);
+  wo.allow_bookmarks = true;
+  auto w = f.client().watch(kPods, "default", wo);
+  REQUIRE(w.ok());
+  std::shared_ptr<const json::value> bookmark;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!bookmark && std::chrono::steady_clock::now() < deadline) {
+    auto batch = (*w)->next(200ms);
+    REQUIRE(batch.ok());
+    for (auto& e : *batch) {
+      CHECK(e.type == WatchEventType::Bookmark);  // nothing else happened to pods
+      if (e.type == WatchEventType::Bookmark) bookmark = e.object;
+    }
+  }
+  REQUIRE(bookmark);
+  CHECK(str_at(*bookmark, {"kind"}) == "Pod");
+  CHECK(std::stoll(str_at(*bookmark, {"metadata", "resourceVersion"})) >= now);
+  (*w)->close();
 }
 
 CONFORMANCE("stopping the server ends open watches") {
