@@ -665,7 +665,7 @@ class ApiHandler final : public Handler {
       for (auto& kv : page->items) {
         auto v = decode_stored(kv.value, kv.mod_revision);
         if (!v || !(*filter)(*v)) continue;
-        initial.push_back({WatchEvent::Type::kAdded, kv.mod_revision, v});
+        initial.push_back({WatchEvent::Type::kAdded, kv.mod_revision, v, nullptr});
       }
       from = page->revision;
     }

@@ -190,7 +190,13 @@ class WatchResponseStream final : public ResponseStream {
     std::string out = "{\"type\":\"";
     out += watch_event_type_name(e.type);
     out += "\",\"object\":";
-    out += options_.render ? json::serialize(options_.render(*e.object)) : json::serialize(*e.object);
+    if (options_.render) {
+      out += json::serialize(options_.render(*e.object));
+    } else if (e.text) {
+      out += *e.text;  // serialized once by the hub for every watcher
+    } else {
+      out += json::serialize(*e.object);
+    }
     out += "}\n";
     return out;
   }

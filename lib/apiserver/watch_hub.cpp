@@ -35,6 +35,19 @@ JsonPtr decode_stored(const std::string& value, store::Revision revision) {
   return std::make_shared<const json::value>(std::move(v));
 }
 
+std::pair<WatchHub::Decoded, WatchHub::Decoded> WatchHub::decode_event(const store::Event& e) {
+  auto decoded = [](const std::string& value, store::Revision rev) {
+    Decoded d;
+    d.object = decode_stored(value, rev);
+    if (d.object) d.text = std::make_shared<const std::string>(json::serialize(*d.object));
+    return d;
+  };
+  Decoded now, before;
+  if (e.type == store::EventType::kPut) now = decoded(e.kv.value, e.revision());
+  if (e.prev) before = decoded(e.prev->value, e.revision());
+  return {std::move(now), std::move(before)};
+}
+
 // ---- Subscription ----
 
 std::optional<std::vector<WatchEvent>> Subscription::poll(std::chrono::milliseconds timeout) {
@@ -122,24 +135,27 @@ void WatchHub::end_locked(Subscription& s, Status why,
   cv_.notify_all();
 }
 
-bool WatchHub::offer(Subscription& s, const store::Event& e, const JsonPtr& now,
-                     const JsonPtr& before, std::vector<std::function<void()>>& to_notify,
+bool WatchHub::offer(Subscription& s, const store::Event& e, const Decoded& now,
+                     const Decoded& before, std::vector<std::function<void()>>& to_notify,
                      std::size_t limit) {
   if (!has_prefix(e.kv.key, s.prefix_)) return false;
-  const bool now_ok = now && s.filter_(*now);
-  const bool before_ok = before && s.filter_(*before);
+  const bool now_ok = now.object && s.filter_(*now.object);
+  const bool before_ok = before.object && s.filter_(*before.object);
   WatchEvent out;
   out.revision = e.revision();
   if (e.type == store::EventType::kDelete) {
     if (!before_ok) return false;
     out.type = WatchEvent::Type::kDeleted;
-    out.object = before;
+    out.object = before.object;
+    out.text = before.text;
   } else if (now_ok) {
     out.type = before_ok ? WatchEvent::Type::kModified : WatchEvent::Type::kAdded;
-    out.object = now;
+    out.object = now.object;
+    out.text = now.text;
   } else if (before_ok) {
     out.type = WatchEvent::Type::kDeleted;  // moved out of the selection
-    out.object = before;
+    out.object = before.object;
+    out.text = before.text;
   } else {
     return false;
   }
@@ -190,15 +206,10 @@ void WatchHub::run(store::Revision from) {
       continue;
     }
     if (batch->empty()) continue;
-    // Decode outside the lock; every subscriber shares the same immutable objects.
-    std::vector<std::pair<JsonPtr, JsonPtr>> decoded;
+    // Decode and serialize outside the lock, once: every subscriber shares the results.
+    std::vector<std::pair<Decoded, Decoded>> decoded;
     decoded.reserve(batch->size());
-    for (const auto& e : *batch) {
-      JsonPtr now, before;
-      if (e.type == store::EventType::kPut) now = decode_stored(e.kv.value, e.revision());
-      if (e.prev) before = decode_stored(e.prev->value, e.revision());
-      decoded.emplace_back(std::move(now), std::move(before));
-    }
+    for (const auto& e : *batch) decoded.push_back(decode_event(e));
     {
       std::lock_guard lock(mu_);
       for (std::size_t i = 0; i < batch->size(); ++i) {
@@ -269,9 +280,7 @@ Result<std::shared_ptr<Subscription>> WatchHub::subscribe(
         break;
       }
       if (has_prefix(e.kv.key, prefix)) {
-        JsonPtr now, before;
-        if (e.type == store::EventType::kPut) now = decode_stored(e.kv.value, e.revision());
-        if (e.prev) before = decode_stored(e.prev->value, e.revision());
+        auto [now, before] = decode_event(e);
         offer(scratch, e, now, before, unused, 0);
       }
       if (e.revision() == target) reached = true;

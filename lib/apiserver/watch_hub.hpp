@@ -38,6 +38,8 @@ struct WatchEvent {
   Type type = Type::kAdded;
   store::Revision revision = 0;
   JsonPtr object;  // the object as the client sees it (resourceVersion = revision)
+  // `object` serialized once for every watcher that wants plain JSON (null when not computed).
+  std::shared_ptr<const std::string> text;
 };
 
 std::string_view watch_event_type_name(WatchEvent::Type type);  // "ADDED", ...
@@ -102,9 +104,16 @@ class WatchHub : public std::enable_shared_from_this<WatchHub> {
   friend class Subscription;
   explicit WatchHub(store::Store& store, std::size_t buffer) : store_(store), buffer_(buffer) {}
   void run(store::Revision from);
+  // An object of an event, decoded and serialized once for all subscribers.
+  struct Decoded {
+    JsonPtr object;
+    std::shared_ptr<const std::string> text;
+  };
+  static std::pair<Decoded, Decoded> decode_event(const store::Event& e);
   // Appends `e` (store form) to `s` if it matches; returns whether it was queued. mu_ held.
-  static bool offer(Subscription& s, const store::Event& e, const JsonPtr& now, const JsonPtr& before,
-                    std::vector<std::function<void()>>& to_notify, std::size_t limit);
+  static bool offer(Subscription& s, const store::Event& e, const Decoded& now,
+                    const Decoded& before, std::vector<std::function<void()>>& to_notify,
+                    std::size_t limit);
   void end_locked(Subscription& s, Status why, std::vector<std::function<void()>>& to_notify);
 
   store::Store& store_;
