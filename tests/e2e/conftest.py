@@ -24,6 +24,15 @@ START_TIMEOUT = 20
 class Server:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="orch-e2e-")
+        self.proc = None
+        self.log = None
+        try:
+            self._start()
+        except BaseException:
+            self.stop()  # a server that failed to start leaves no process or directory
+            raise
+
+    def _start(self):
         self.url_file = os.path.join(self.dir, "url")
         binary = os.environ["ORCH_TEST_APISERVER"]
         self.log = open(os.path.join(self.dir, "server.log"), "w")
@@ -35,7 +44,6 @@ class Server:
             if self.proc.poll() is not None:
                 raise RuntimeError("server exited: " + open(self.log.name).read())
             if time.monotonic() > deadline:
-                self.stop()
                 raise RuntimeError("server did not start in time")
             time.sleep(0.02)
         self.url = open(self.url_file).read().strip()
@@ -81,14 +89,15 @@ current-context: orch
             return status, raw.decode(errors="replace"), hdrs
 
     def stop(self):
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(timeout=10)
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
