@@ -16,6 +16,7 @@ std::string_view type_text(FieldErrorType t) {
     case FieldErrorType::kForbidden: return "Forbidden";
     case FieldErrorType::kTooLong: return "Too long";
     case FieldErrorType::kTooMany: return "Too many";
+    case FieldErrorType::kNotFound: return "Not found";
   }
   return "Invalid value";
 }
@@ -30,6 +31,7 @@ std::string_view FieldError::cause_type() const {
     case FieldErrorType::kForbidden: return "FieldValueForbidden";
     case FieldErrorType::kTooLong: return "FieldValueTooLong";
     case FieldErrorType::kTooMany: return "FieldValueTooMany";
+    case FieldErrorType::kNotFound: return "FieldValueNotFound";
   }
   return "FieldValueInvalid";
 }
@@ -41,7 +43,7 @@ std::string FieldError::to_string() const {
   // Required, Forbidden, TooLong and TooMany never print the value (it may be huge or secret).
   const bool shows_value = type == FieldErrorType::kInvalid ||
                            type == FieldErrorType::kNotSupported ||
-                           type == FieldErrorType::kDuplicate;
+                           type == FieldErrorType::kDuplicate || type == FieldErrorType::kNotFound;
   if (shows_value) {
     out += ": ";
     out += value.empty() ? "\"\"" : value;
@@ -76,6 +78,9 @@ FieldError duplicate(std::string field, std::string value) {
 }
 FieldError forbidden(std::string field, std::string detail) {
   return {FieldErrorType::kForbidden, std::move(field), {}, std::move(detail)};
+}
+FieldError not_found_field(std::string field, std::string value) {
+  return {FieldErrorType::kNotFound, std::move(field), std::move(value), {}};
 }
 FieldError too_long(std::string field, std::string value, std::size_t max_length) {
   return {FieldErrorType::kTooLong, std::move(field), std::move(value),

@@ -610,7 +610,7 @@ void validate_container(FieldErrors& errs, const Container& c, const std::string
       errs.push_back(required(child(p, "name")));
     } else if (!volumes.count(m.name)) {
       // Kubernetes reports field.NotFound here ("Not found: \"x\""); FieldError has no such type.
-      errs.push_back(invalid(child(p, "name"), quote(m.name), "not found"));
+      errs.push_back(not_found_field(child(p, "name"), quote(m.name)));
     }
     if (m.mount_path.empty()) {
       errs.push_back(required(child(p, "mountPath")));

@@ -24,6 +24,7 @@ enum class FieldErrorType : std::uint8_t {
   kForbidden,     // "Forbidden"
   kTooLong,       // "Too long"
   kTooMany,       // "Too many"
+  kNotFound,      // "Not found"
 };
 
 struct FieldError {
@@ -49,6 +50,8 @@ FieldError not_supported(std::string field, std::string value,
 FieldError duplicate(std::string field, std::string value);
 FieldError forbidden(std::string field, std::string detail);
 FieldError too_long(std::string field, std::string value, std::size_t max_length);
+// "spec.containers[0].volumeMounts[0].name: Not found: \"data\"" (a reference to nothing).
+FieldError not_found_field(std::string field, std::string value);
 
 // Go's %q of a string: "abc" with quotes and escapes, as Kubernetes renders string values.
 std::string quote(std::string_view s);

@@ -213,7 +213,7 @@ TEST_CASE("pod spec") {
         "spec.volumes[2]: Forbidden: may not specify more than 1 volume type",
         "spec.volumes[3].configMap.defaultMode: Invalid value: 1000: must be a number between 0 "
         "and 0777 (octal), both inclusive",
-        R"(spec.containers[0].volumeMounts[0].name: Invalid value: "missing": not found)",
+        R"(spec.containers[0].volumeMounts[0].name: Not found: "missing")",
         R"(spec.containers[0].volumeMounts[1].mountPath: Invalid value: "/a": must be unique)",
         "spec.containers[0].volumeMounts[2].mountPath: Required value"},
        {}},
@@ -380,7 +380,7 @@ TEST_CASE("statefulset templates may mount their volume claim templates") {
       "volumeClaimTemplates":[{"metadata":{"name":"data"},"spec":{"accessModes":["ReadWriteOnce"],
         "resources":{"requests":{"storage":"1Gi"}}}},{"metadata":{"name":"bad"},"spec":{}}]}})");
   CHECK(errs == std::vector<std::string>{
-                    R"(spec.template.spec.containers[0].volumeMounts[1].name: Invalid value: "nope": not found)",
+                    R"(spec.template.spec.containers[0].volumeMounts[1].name: Not found: "nope")",
                     "spec.volumeClaimTemplates[1].spec.accessModes: Required value: at least 1 "
                     "access mode is required",
                     "spec.volumeClaimTemplates[1].spec.resources[storage]: Required value"});
