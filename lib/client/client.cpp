@@ -251,19 +251,27 @@ Result<json::value> Client::get_subresource(const Resource& r, std::string_view 
   return send_json(std::move(req));
 }
 
+Result<json::value> Client::write_subresource(std::string method, const Resource& r,
+                                              std::string_view ns, std::string_view name,
+                                              std::string_view subresource,
+                                              const json::value& object,
+                                              const WriteOptions& options) const {
+  ORCH_ASSIGN_OR_RETURN(std::string n, resolve_namespace(r, ns, &object));
+  ORCH_TRY(check_name(r, name));
+  HttpRequest req;
+  req.method = std::move(method);
+  req.path = resource_path(r, n, name, subresource);
+  req.body = json::serialize(object);
+  add_write_options(req, options);
+  return send_json(std::move(req));
+}
+
 Result<json::value> Client::update_subresource(const Resource& r, std::string_view ns,
                                                std::string_view name,
                                                std::string_view subresource,
                                                const json::value& object,
                                                const WriteOptions& options) const {
-  ORCH_ASSIGN_OR_RETURN(std::string n, resolve_namespace(r, ns, &object));
-  ORCH_TRY(check_name(r, name));
-  HttpRequest req;
-  req.method = "PUT";
-  req.path = resource_path(r, n, name, subresource);
-  req.body = json::serialize(object);
-  add_write_options(req, options);
-  return send_json(std::move(req));
+  return write_subresource("PUT", r, ns, name, subresource, object, options);
 }
 
 Result<json::value> Client::create_subresource(const Resource& r, std::string_view ns,
@@ -271,14 +279,7 @@ Result<json::value> Client::create_subresource(const Resource& r, std::string_vi
                                                std::string_view subresource,
                                                const json::value& object,
                                                const WriteOptions& options) const {
-  ORCH_ASSIGN_OR_RETURN(std::string n, resolve_namespace(r, ns, &object));
-  ORCH_TRY(check_name(r, name));
-  HttpRequest req;
-  req.method = "POST";
-  req.path = resource_path(r, n, name, subresource);
-  req.body = json::serialize(object);
-  add_write_options(req, options);
-  return send_json(std::move(req));
+  return write_subresource("POST", r, ns, name, subresource, object, options);
 }
 
 Status Client::bind(std::string_view ns, std::string_view pod, std::string_view node,

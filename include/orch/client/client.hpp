@@ -191,6 +191,12 @@ class Client {
 
  private:
   Result<boost::json::value> send_json(HttpRequest request) const;
+  // PUT or POST of `object` to .../<subresource>.
+  Result<boost::json::value> write_subresource(std::string method, const Resource& resource,
+                                               std::string_view ns, std::string_view name,
+                                               std::string_view subresource,
+                                               const boost::json::value& object,
+                                               const WriteOptions& options) const;
 
   // Const after construction.
   const std::shared_ptr<Transport> transport_;
