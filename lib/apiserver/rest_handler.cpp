@@ -1052,7 +1052,7 @@ class ApiHandler final : public Handler {
 
   // ---------------------------------------------------------------- scale
 
-  static json::value scale_of(const api::ResourceInfo& r, const json::value& obj) {
+  static json::value scale_of(const json::value& obj) {
     const auto* m = meta_of(obj);
     json::object meta;
     for (std::string_view k : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp"}) {
@@ -1095,7 +1095,6 @@ class ApiHandler final : public Handler {
     }
     json::object status{{"replicas", status_replicas}};
     if (!selector.empty()) status["selector"] = selector;
-    (void)r;
     return json::object{{"kind", "Scale"},
                         {"apiVersion", "autoscaling/v1"},
                         {"metadata", std::move(meta)},
@@ -1107,7 +1106,7 @@ class ApiHandler final : public Handler {
     const api::ResourceInfo& r = *route.resource;
     auto cur = read(r, route.namespace_, route.name);
     if (!cur.ok()) return error(cur.status(), r, route.name);
-    return json_response(200, scale_of(r, cur->object));
+    return json_response(200, scale_of(cur->object));
   }
 
   Response update_scale(const Request& req, const Route& route, bool is_patch) {
@@ -1118,7 +1117,7 @@ class ApiHandler final : public Handler {
     for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
       auto cur = read(r, route.namespace_, route.name);
       if (!cur.ok()) return error(cur.status(), r, route.name);
-      json::value scale = scale_of(r, cur->object);
+      json::value scale = scale_of(cur->object);
       json::value wanted;
       if (is_patch) {
         auto patched = apply_patch(ct, scale, req.body, "Scale");
@@ -1161,7 +1160,7 @@ class ApiHandler final : public Handler {
         if (result.status().code() == Code::kAborted) return error(conflict_status(r, route.name), r, route.name);
         return error(result.status(), r, route.name);
       }
-      return json_response(200, scale_of(r, *result));
+      return json_response(200, scale_of(*result));
     }
     return error(conflict_status(r, route.name), r, route.name);
   }
