@@ -123,12 +123,16 @@ Status Informer::start() {
   return ok_status();
 }
 
-void Informer::stop() {
+void Informer::request_stop() {
   stop_.store(true);
   {
     std::lock_guard lock(mu_);  // so no waiter misses the flag between check and wait
   }
   cv_.notify_all();
+}
+
+void Informer::stop() {
+  request_stop();
   // From a handler (the informer's own thread): the flag is set; the thread ends after the
   // handler returns, and is joined by a later stop() or the destructor from another thread.
   if (std::this_thread::get_id() == informer_thread_id_.load()) return;

@@ -106,6 +106,9 @@ class Informer {
   // Stops and joins the thread (promptly: every wait inside is bounded). Idempotent. No handler
   // runs after it returns.
   void stop();
+  // Asks the thread to end without waiting for it (stop() later joins). Lets a caller stopping
+  // many informers overlap their endings.
+  void request_stop();
 
   // True once the first list was in the cache and its add calls were made.
   bool has_synced() const;
