@@ -24,6 +24,7 @@
 #include "orch/apiserver/table.hpp"
 #include "orch/api/registry.hpp"
 #include "rest_util.hpp"
+#include "service_alloc.hpp"
 #include "watch_hub.hpp"
 
 namespace orch::apiserver {
@@ -169,8 +170,9 @@ struct Route {
 
 class ApiHandler final : public Handler {
  public:
-  ApiHandler(store::Store& store, std::shared_ptr<WatchHub> hub, const ApiServerOptions& options)
-      : store_(store), hub_(std::move(hub)), options_(options) {}
+  ApiHandler(store::Store& store, std::shared_ptr<WatchHub> hub, const ApiServerOptions& options,
+             std::unique_ptr<ServiceAllocator> services)
+      : store_(store), hub_(std::move(hub)), options_(options), services_(std::move(services)) {}
 
   Response handle(const Request& req) override {
     const std::string& p = req.path;
@@ -833,11 +835,19 @@ class ApiHandler final : public Handler {
     }
     reset_status_for_create(r, obj);
     if (auto s = api::validate_create(r, obj); !s.ok()) return error(s, r, name);
+    ServiceAllocation allocated;
+    if (is_service(r)) {
+      auto a = services_->allocate_for_create(obj);
+      if (!a.ok()) return error(a.status(), r, name);
+      allocated = std::move(a).value();
+    }
     Response resp;
     if (dry_run(req)) {
+      if (is_service(r)) services_->release(allocated);
       resp = json_response(201, obj);
     } else {
       auto kv = store_.create(key_of(r, route.namespace_, name), stored(obj));
+      if (!kv.ok() && is_service(r)) services_->release(allocated);
       if (!kv.ok()) {
         if (kv.status().code() == Code::kAlreadyExists) {
           return error(already_exists(r.qualified_resource() + " \"" + name + "\" already exists"),
@@ -945,6 +955,7 @@ class ApiHandler final : public Handler {
         !(r.group.empty() && r.resource == "pods" && graceful_pending(next))) {
       auto ev = store_.remove(key, cur.revision);
       if (!ev.ok()) return ev.status();
+      if (is_service(r)) services_->release_service(cur.object);
       return with_rv(std::move(next), ev->revision());
     }
     auto kv = store_.update(key, stored(next), cur.revision);
@@ -1016,8 +1027,30 @@ class ApiHandler final : public Handler {
     ORCH_ASSIGN_OR_RETURN(json::value merged, merge_update(r, part, cur.object, incoming));
     ORCH_ASSIGN_OR_RETURN(api::Normalized norm, api::normalize(r, merged, {.strict = strict(req)}));
     warnings = norm.warnings;
+    if (r.group.empty() && r.resource == "namespaces") {
+      keep_namespace_finalizers(part == Part::kFinalize, cur.object, merged, norm.object);
+    }
+    if (is_service(r) && part == Part::kMain) {
+      // Addresses are allocated before validation, which then sees the complete spec.
+      ORCH_ASSIGN_OR_RETURN(ServiceAllocation allocated,
+                            services_->allocate_for_update(cur.object, norm.object));
+      auto result = [&]() -> Result<json::value> {
+        ORCH_TRY(api::validate_update(r, norm.object, cur.object));
+        return commit_update(r, route, cur, norm.object, dry_run(req));
+      }();
+      if (!result.ok() || dry_run(req)) {
+        services_->release(allocated);
+      } else if (meta_str(*result, "deletionTimestamp").empty() || has_finalizers(*result)) {
+        services_->release_dropped(cur.object, *result);
+      }
+      return result;
+    }
     ORCH_TRY(api::validate_update(r, norm.object, cur.object));
     return commit_update(r, route, cur, std::move(norm.object), dry_run(req));
+  }
+
+  static bool is_service(const api::ResourceInfo& r) {
+    return r.group.empty() && r.resource == "services";
   }
 
   Response patch(const Request& req, const Route& route, Part part) {
@@ -1383,6 +1416,7 @@ class ApiHandler final : public Handler {
     if (d.dry) return cur.object;
     auto ev = store_.remove(key, cur.revision);
     if (!ev.ok()) return ev.status();
+    if (is_service(r)) services_->release_service(cur.object);
     return with_rv(std::move(cur.object), ev->revision());
   }
 
@@ -1418,6 +1452,8 @@ class ApiHandler final : public Handler {
   store::Store& store_;
   std::shared_ptr<WatchHub> hub_;
   const ApiServerOptions options_;
+  // ClusterIPs and NodePorts of Services (service_alloc.hpp).
+  const std::unique_ptr<ServiceAllocator> services_;
 };
 
 // ---------------------------------------------------------------- the server
@@ -1470,8 +1506,13 @@ Status seed(Handler& h) {
 
 Result<std::unique_ptr<ApiServer>> ApiServer::start(store::Store& store,
                                                     const ApiServerOptions& options) {
+  ORCH_ASSIGN_OR_RETURN(auto services,
+                        ServiceAllocator::create(store, options.service_cluster_ip_range,
+                                                 options.service_node_port_min,
+                                                 options.service_node_port_max));
+  ORCH_TRY(services->repair());
   ORCH_ASSIGN_OR_RETURN(auto hub, WatchHub::start(store, options.watch_buffer));
-  auto handler = std::make_unique<ApiHandler>(store, hub, options);
+  auto handler = std::make_unique<ApiHandler>(store, hub, options, std::move(services));
   ApiHandler* raw = handler.get();
   auto server = std::make_unique<ApiServerImpl>(hub, std::move(handler));
   if (options.seed_namespaces) ORCH_TRY(seed(*raw));

@@ -42,6 +42,12 @@ struct ApiServerOptions {
   // Create namespaces default, kube-system, kube-public and kube-node-lease when missing.
   // Default: true.
   bool seed_namespaces = true;
+  // Services' ClusterIPs come from this IPv4 CIDR (loopback addresses, so they route on one
+  // machine without root; see ARCHITECTURE.md). Default: "127.96.0.0/16".
+  std::string service_cluster_ip_range = "127.96.0.0/16";
+  // NodePorts come from this inclusive range. Default: 30000-32767.
+  int service_node_port_min = 30000;
+  int service_node_port_max = 32767;
 };
 
 class ApiServer {
