@@ -9,6 +9,7 @@ packages=(
   libsqlite3-dev libcurl4-openssl-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev
   libssl-dev
   python3-pytest python3-kubernetes
+  etcd-server
 )
 
 missing=()

@@ -22,7 +22,13 @@ using namespace std::chrono_literals;
 using testing::collect;
 using testing::drain;
 
+// The etcd build of this suite (conformance_store_etcd) runs the same cases on a real etcd.
+#ifdef ORCH_STORE_TEST_ETCD
+ORCH_ETCD_SKIP_UNLESS_AVAILABLE();
+#define STORE_FIXTURES testing::EtcdFixture
+#else
 #define STORE_FIXTURES testing::SqliteFixture, testing::SqliteTinyFixture
+#endif
 
 #define REQUIRE_OK(expr)                                           \
   do {                                                             \

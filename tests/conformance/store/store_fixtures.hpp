@@ -15,6 +15,10 @@
 
 #include "orch/store/sqlite_store.hpp"
 #include "store_test_util.hpp"
+#ifdef ORCH_STORE_TEST_ETCD
+#include "etcd_fixture.hpp"
+#include "orch/store/etcd_store.hpp"
+#endif
 
 namespace orch::store::testing {
 
@@ -63,5 +67,29 @@ class SqliteTinyFixture : public SqliteFixtureBase {
     return o;
   }
 };
+
+#ifdef ORCH_STORE_TEST_ETCD
+// A fresh single-member etcd per fixture (a new cluster starts at revision 0 for us, as the cases
+// expect); reopen() opens a new client of the same member.
+class EtcdFixture {
+ public:
+  static constexpr const char* kName = "etcd";
+  EtcdFixture() : cluster_(1) { reopen(); }
+  Store& store() { return *store_; }
+  void reopen() {
+    store_.reset();
+    EtcdOptions options;
+    options.endpoints = cluster_.endpoints();
+    auto opened = open_etcd_store(options);
+    REQUIRE_MESSAGE(opened.ok(), opened.status().to_string());
+    store_ = std::move(opened).value();
+  }
+  EtcdCluster& cluster() { return cluster_; }
+
+ private:
+  EtcdCluster cluster_;
+  std::unique_ptr<Store> store_;
+};
+#endif
 
 }  // namespace orch::store::testing

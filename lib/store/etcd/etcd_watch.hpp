@@ -1,0 +1,124 @@
+// Watches of the etcd backend: one streaming POST /v3/watch per Watch, all of a store's streams
+// driven by one thread (WatchPump, a curl multi handle).
+//
+// Why one stream per watch and not one multiplexed stream: through the JSON gateway a watch
+// stream's requests are the HTTP request body, which is sent before the response starts (Go's
+// HTTP/1.1 server of etcd 3.4 does not read a body while streaming the response), so watches
+// cannot be added to or cancelled on a running stream. One stream each also isolates them: a
+// watch that falls behind, is cancelled or fails over never disturbs another, and its events need
+// no watch_id demultiplexing (the first id, 0, is omitted on the wire). The API server holds few
+// store watches (it fans out to its clients itself), so the cost is a few TCP connections.
+//
+// A stream that ends or fails (member killed, "no leader" with the require-leader metadata, any
+// error line) is started again on the next endpoint from the last received revision + 1, after a
+// short backoff; events therefore arrive in order with none missed or repeated. A cancel carrying
+// compact_revision ends the watch with OutOfRange.
+//
+// Thread-safety: WatchState is shared by its Watch (the consumer), the pump thread and the store;
+// its fields are guarded by WatchState::mu (a leaf). The pump's command queue is guarded by
+// WatchPump::mu_ (taken before no other lock; it never calls out while holding it).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "etcd/etcd_client.hpp"
+#include "orch/store/store.hpp"
+
+namespace orch::store::etcd {
+
+class WatchPump;
+
+struct WatchState {
+  // Const after construction.
+  std::string wire_key;        // range start on the wire (prefix + watched prefix)
+  std::string wire_end;        // range end on the wire ("\0" = no end)
+  std::string strip;           // the store's key prefix, removed from returned keys
+  std::size_t capacity = 1024; // buffered events before the watch is ended (ResourceExhausted)
+  Revision after = 0;          // the caller's after_revision
+
+  std::mutex mu;  // leaf
+  // Guarded by mu.
+  std::condition_variable cv;
+  std::deque<Event> events;
+  Status end;                   // set once the stream is over for good
+  bool closed = false;          // by the caller
+  bool started = false;         // handed to the pump
+  Revision received = 0;        // the last event received from etcd (or after)
+  Revision delivered = 0;       // the last revision next() returned (or after)
+
+  // Appends decoded events (pump thread). Returns false when the watch has ended (buffer full).
+  bool push(std::vector<Event> batch);
+  void finish(Status status);  // ends the watch unless it already ended
+  bool done();                 // ended or closed
+};
+
+class WatchPump {
+ public:
+  explicit WatchPump(std::shared_ptr<EtcdClient> client);
+  ~WatchPump();  // calls shutdown()
+  WatchPump(const WatchPump&) = delete;
+  WatchPump& operator=(const WatchPump&) = delete;
+
+  // Starts streaming `state` (events after state->received). Unavailable after shutdown.
+  Status add(std::shared_ptr<WatchState> state);
+  // Wakes the pump so that it drops closed watches.
+  void wake();
+  // Ends every watch with Unavailable and stops the thread. Idempotent.
+  void shutdown();
+
+  EtcdClient& client() { return *client_; }
+
+ private:
+  struct Stream;
+  void run();
+  void start_transfer(Stream& s);
+  void end_transfer(Stream& s);
+  static size_t on_write(char* data, size_t size, size_t n, void* user);
+  // Handles one line of the stream. Returns false to abort the transfer.
+  static bool on_line(Stream& s, std::string_view line);
+
+  const std::shared_ptr<EtcdClient> client_;
+  void* multi_ = nullptr;  // CURLM*, pump thread only (and wake(): curl_multi_wakeup)
+
+  std::mutex mu_;
+  // Guarded by mu_.
+  std::vector<std::shared_ptr<WatchState>> incoming_;
+  bool stopping_ = false;
+  bool stopped_ = false;
+
+  // Pump thread only.
+  std::vector<std::unique_ptr<Stream>> streams_;
+
+  std::thread thread_;
+};
+
+// The Watch handed to the caller.
+class EtcdWatch final : public Watch {
+ public:
+  EtcdWatch(std::shared_ptr<WatchState> state, std::weak_ptr<WatchPump> pump);
+  ~EtcdWatch() override;
+  Result<std::vector<Event>> next(std::chrono::milliseconds timeout) override;
+  Revision resume_revision() const override;
+  void close() override;
+
+ private:
+  const std::shared_ptr<WatchState> state_;
+  const std::weak_ptr<WatchPump> pump_;
+};
+
+// Converts an etcd mvccpb.KeyValue (JSON) to ours: key without `strip`, revisions mapped.
+KeyValue decode_kv(const json::object& kv, const std::string& strip);
+
+// Whether etcd still has revision `etcd_revision` (a count-only range at it is not "compacted").
+// OutOfRange when compacted; OK for readable or future revisions; other errors as they come.
+Status probe_revision(EtcdClient& client, std::int64_t etcd_revision,
+                      std::chrono::steady_clock::time_point deadline);
+
+}  // namespace orch::store::etcd
