@@ -498,6 +498,12 @@ Status EtcdStore::compact(Revision revision) {
   if (r.outcome == Outcome::kUnknown) return unknown_outcome(r.status);
   if (r.outcome != Outcome::kOk) {
     if (r.status.code() == Code::kOutOfRange) {
+      if (r.status.message().find("compacted") != std::string::npos) {
+        // etcd's compaction point is at or above `revision`.
+        Revision seen = known_compacted_.load();
+        while (seen < revision && !known_compacted_.compare_exchange_weak(seen, revision)) {
+        }
+      }
       return out_of_range(fmt::format("compact {}: {}", revision, r.status.message()));
     }
     return r.status;
