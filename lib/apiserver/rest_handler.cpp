@@ -114,11 +114,34 @@ std::map<std::string, std::string> labels_of(const json::value& v) {
   return out;
 }
 
+// metadata.finalizers, and for a Namespace also spec.finalizers ("kubernetes", which the namespace
+// controller removes through namespaces/<name>/finalize once the namespace is empty): an object
+// being deleted stays while either is non-empty.
 bool has_finalizers(const json::value& v) {
   auto* m = meta_of(v);
   if (!m) return false;
   auto* f = m->if_contains("finalizers");
-  return f && f->is_array() && !f->get_array().empty();
+  if (f && f->is_array() && !f->get_array().empty()) return true;
+  const auto* kind = v.get_object().if_contains("kind");
+  if (!kind || !kind->is_string() || kind->get_string() != "Namespace") return false;
+  const auto* spec = v.get_object().if_contains("spec");
+  const auto* sf = spec && spec->is_object() ? spec->get_object().if_contains("finalizers") : nullptr;
+  return sf && sf->is_array() && !sf->get_array().empty();
+}
+
+// A namespace's spec.finalizers change only through namespaces/<name>/finalize (Kubernetes'
+// namespace strategy): any other write keeps the stored ones, and a finalize keeps what it asked
+// for even when that is empty (defaulting would put "kubernetes" back).
+void keep_namespace_finalizers(bool finalize, const json::value& current,
+                               const json::value& requested, json::value& out) {
+  const json::value& from = finalize ? requested : current;
+  json::value fin = json::array();
+  if (const auto* spec = from.get_object().if_contains("spec"); spec && spec->is_object()) {
+    if (const auto* f = spec->get_object().if_contains("finalizers"); f && f->is_array()) fin = *f;
+  }
+  auto& spec = out.as_object()["spec"];
+  if (!spec.is_object()) spec = json::object();
+  spec.as_object()["finalizers"] = std::move(fin);
 }
 
 std::string now_rfc3339() { return api::Time::now().to_string(); }

@@ -616,9 +616,19 @@ Result<std::unique_ptr<GarbageCollector>> GarbageCollector::create(
   return gc;
 }
 
+Result<std::unique_ptr<Controller>> new_garbage_collector(const ControllerContext& ctx) {
+  ORCH_ASSIGN_OR_RETURN(auto gc, GarbageCollector::create(ctx));
+  return std::unique_ptr<Controller>(std::move(gc));
+}
+
 std::size_t GarbageCollector::graph_size_for_test() const {
   std::lock_guard lock(core_->mu);
   return core_->graph.size();
+}
+
+bool GarbageCollector::in_graph_for_test(std::string_view uid) const {
+  std::lock_guard lock(core_->mu);
+  return core_->graph.find(uid) != nullptr;
 }
 
 }  // namespace orch::controller

@@ -374,4 +374,9 @@ Result<std::unique_ptr<NamespaceController>> NamespaceController::create(
   return c;
 }
 
+Result<std::unique_ptr<Controller>> new_namespace_controller(const ControllerContext& ctx) {
+  ORCH_ASSIGN_OR_RETURN(auto c, NamespaceController::create(ctx));
+  return std::unique_ptr<Controller>(std::move(c));
+}
+
 }  // namespace orch::controller

@@ -206,8 +206,9 @@ class GarbageCollector : public Controller {
   // stop()s; informer handlers that still fire afterwards do nothing.
   ~GarbageCollector() override;
 
-  // Objects in the graph.
+  // Objects in the graph; whether the object with `uid` is one of them.
   std::size_t graph_size_for_test() const;
+  bool in_graph_for_test(std::string_view uid) const;
 
  private:
   struct Core;
@@ -216,5 +217,9 @@ class GarbageCollector : public Controller {
   // Const after construction.
   const std::shared_ptr<Core> core_;
 };
+
+// A ControllerFactory (manager.hpp) of the collector with default options:
+//   manager.add("garbagecollector", "garbage-collector-controller", new_garbage_collector);
+Result<std::unique_ptr<Controller>> new_garbage_collector(const ControllerContext& ctx);
 
 }  // namespace orch::controller

@@ -108,4 +108,8 @@ class NamespaceController : public Controller {
   const std::shared_ptr<Core> core_;
 };
 
+// A ControllerFactory (manager.hpp) of the controller with default options:
+//   manager.add("namespace", "namespace-controller", new_namespace_controller);
+Result<std::unique_ptr<Controller>> new_namespace_controller(const ControllerContext& ctx);
+
 }  // namespace orch::controller
