@@ -120,15 +120,11 @@ void WatchPump::wake() { curl_multi_wakeup(multi_of(multi_)); }
 void WatchPump::shutdown() {
   {
     std::lock_guard lock(mu_);
-    if (stopping_) {
-      if (stopped_) return;
-    }
     stopping_ = true;
   }
   curl_multi_wakeup(multi_of(multi_));
+  // Called by the store's destructor and then by ours, both on the thread destroying the store.
   if (thread_.joinable()) thread_.join();
-  std::lock_guard lock(mu_);
-  stopped_ = true;
 }
 
 void WatchPump::start_transfer(Stream& s) {

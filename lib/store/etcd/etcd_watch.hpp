@@ -91,7 +91,6 @@ class WatchPump {
   // Guarded by mu_.
   std::vector<std::shared_ptr<WatchState>> incoming_;
   bool stopping_ = false;
-  bool stopped_ = false;
 
   // Pump thread only.
   std::vector<std::unique_ptr<Stream>> streams_;

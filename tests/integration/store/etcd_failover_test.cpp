@@ -162,6 +162,9 @@ TEST_CASE("etcd failover: two of three down fail writes with Unavailable; quorum
     REQUIRE(kv.ok());
     acked[kv->key] = *kv;
   }
+  auto watch = s.watch("/q/", 0);
+  REQUIRE(watch.ok());
+  REQUIRE(collect(**watch, 20, 20s).events.size() == 20);
   const int leader = cluster.leader();
   REQUIRE(leader >= 0);
   const int other = (leader + 1) % 3;
@@ -190,7 +193,14 @@ TEST_CASE("etcd failover: two of three down fail writes with Unavailable; quorum
   if (auto it = present.find("/q/no-quorum"); it != present.end()) {
     CHECK(it->second.value == "maybe");
   }
-  REQUIRE(s.create("/q/after", "ok").ok());
+  auto after = s.create("/q/after", "ok");
+  REQUIRE(after.ok());
+  // The watch went on across the outage: the next events are the no-quorum write if it was
+  // committed, then the write after; nothing before them again.
+  auto resumed = collect(**watch, present.count("/q/no-quorum") + 1, 30s);
+  REQUIRE_MESSAGE(!resumed.events.empty(), resumed.end.to_string());
+  CHECK(resumed.events.back().kv == *after);
+  for (const auto& ev : resumed.events) CHECK(ev.revision() > acked.rbegin()->second.mod_revision);
   cluster.restart(other);
 }
 
