@@ -19,109 +19,18 @@
 #include <vector>
 
 #include "orch/proxy/forwarder.hpp"
+#include "tcp_test_util.hpp"
 
 namespace orch::proxy {
 namespace {
 
 using namespace std::chrono_literals;
 
-// A backend: greets each connection with "<name>\n", then echoes until EOF, then closes.
-class TestBackend {
- public:
-  explicit TestBackend(std::string name) : name_(std::move(name)) {
-    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
-    REQUIRE(::listen(fd_, 64) == 0);
-    socklen_t len = sizeof a;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] { run(); });
-  }
-  ~TestBackend() { close(); }
-  void close() {
-    if (stop_.exchange(true)) return;
-    ::shutdown(fd_, SHUT_RDWR);
-    ::close(fd_);
-    thread_.join();
-    for (auto& t : conns_) t.join();
-  }
-  std::uint16_t port() const { return port_; }
-  Backend backend() const { return {"127.0.0.1", port_}; }
+using testing::GreetingServer;
+using testing::unused_port;
+using Client = testing::TcpClient;
 
- private:
-  void run() {
-    while (!stop_) {
-      pollfd p{fd_, POLLIN, 0};
-      if (::poll(&p, 1, 50) <= 0) continue;
-      int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-      if (c < 0) continue;
-      conns_.emplace_back([this, c] {
-        std::string hello = name_ + "\n";
-        (void)::write(c, hello.data(), hello.size());
-        char buf[4096];
-        while (!stop_) {
-          pollfd p{c, POLLIN, 0};
-          if (::poll(&p, 1, 50) <= 0) continue;
-          ssize_t n = ::read(c, buf, sizeof buf);
-          if (n <= 0) break;
-          (void)::write(c, buf, static_cast<std::size_t>(n));
-        }
-        ::close(c);
-      });
-    }
-  }
-  std::string name_;
-  int fd_ = -1;
-  std::uint16_t port_ = 0;
-  std::atomic<bool> stop_{false};
-  std::thread thread_;
-  std::vector<std::thread> conns_;
-};
-
-// A port nothing listens on.
-std::uint16_t dead_port() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
-struct Client {
-  explicit Client(std::uint16_t port, const char* ip = "127.0.0.1") {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    ::inet_pton(AF_INET, ip, &a.sin_addr);
-    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
-  }
-  ~Client() { ::close(fd); }
-  // Reads up to and including '\n' (5 s limit). "" on EOF/reset/timeout.
-  std::string line() {
-    std::string out;
-    char c;
-    const auto deadline = std::chrono::steady_clock::now() + 5s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{fd, POLLIN, 0};
-      if (::poll(&p, 1, 100) <= 0) continue;
-      if (::read(fd, &c, 1) != 1) return "";
-      if (c == '\n') return out;
-      out += c;
-    }
-    return "";
-  }
-  void send(const std::string& s) { (void)::write(fd, s.data(), s.size()); }
-  int fd = -1;
-  bool connected = false;
-};
+Backend backend_of(const GreetingServer& s) { return {"127.0.0.1", s.port()}; }
 
 std::unique_ptr<Forwarder> make() {
   auto f = Forwarder::start({.connect_timeout = 500ms});
@@ -130,9 +39,9 @@ std::unique_ptr<Forwarder> make() {
 }
 
 TEST_CASE("connections go round robin over the pool's backends and carry bytes both ways") {
-  TestBackend a("a"), b("b");
+  GreetingServer a("a"), b("b");
   auto f = make();
-  f->set_pool("svc", {.backends = {a.backend(), b.backend()}});
+  f->set_pool("svc", {.backends = {backend_of(a), backend_of(b)}});
   auto port = f->listen("127.0.0.1", 0, "svc");
   REQUIRE(port.ok());
   std::map<std::string, int> hits;
@@ -154,9 +63,9 @@ TEST_CASE("connections go round robin over the pool's backends and carry bytes b
 }
 
 TEST_CASE("a backend that refuses is skipped; with none alive the client is reset at once") {
-  TestBackend live("live");
+  GreetingServer live("live");
   auto f = make();
-  f->set_pool("svc", {.backends = {{"127.0.0.1", dead_port()}, live.backend()}});
+  f->set_pool("svc", {.backends = {{"127.0.0.1", unused_port()}, backend_of(live)}});
   auto port = f->listen("127.0.0.1", 0, "svc");
   REQUIRE(port.ok());
   for (int i = 0; i < 4; ++i) {
@@ -166,7 +75,7 @@ TEST_CASE("a backend that refuses is skipped; with none alive the client is rese
   CHECK(f->stats("svc").connect_failures >= 1);
   CHECK(f->stats("svc").errors == 0);
 
-  f->set_pool("svc", {.backends = {{"127.0.0.1", dead_port()}}});
+  f->set_pool("svc", {.backends = {{"127.0.0.1", unused_port()}}});
   Client c(*port);
   CHECK(c.line().empty());  // reset, not a hang (line() would wait 5 s for a hang)
   CHECK(f->stats("svc").errors == 1);
@@ -179,9 +88,9 @@ TEST_CASE("a backend that refuses is skipped; with none alive the client is rese
 }
 
 TEST_CASE("ClientIP affinity keeps a client on one backend") {
-  TestBackend a("a"), b("b"), c("c");
+  GreetingServer a("a"), b("b"), c("c");
   auto f = make();
-  f->set_pool("svc", {.backends = {a.backend(), b.backend(), c.backend()}, .client_ip_affinity = true});
+  f->set_pool("svc", {.backends = {backend_of(a), backend_of(b), backend_of(c)}, .client_ip_affinity = true});
   auto port = f->listen("127.0.0.1", 0, "svc");
   REQUIRE(port.ok());
   std::set<std::string> seen;
@@ -193,14 +102,14 @@ TEST_CASE("ClientIP affinity keeps a client on one backend") {
 }
 
 TEST_CASE("draining: an open connection survives its backend leaving the pool; new ones go elsewhere") {
-  TestBackend old_b("old"), new_b("new");
+  GreetingServer old_b("old"), new_b("new");
   auto f = make();
-  f->set_pool("svc", {.backends = {old_b.backend()}});
+  f->set_pool("svc", {.backends = {backend_of(old_b)}});
   auto port = f->listen("127.0.0.1", 0, "svc");
   REQUIRE(port.ok());
   Client open(*port);
   REQUIRE(open.line() == "old");
-  f->set_pool("svc", {.backends = {new_b.backend()}});
+  f->set_pool("svc", {.backends = {backend_of(new_b)}});
   Client fresh(*port);
   CHECK(fresh.line() == "new");
   open.send("still here\n");
@@ -209,9 +118,9 @@ TEST_CASE("draining: an open connection survives its backend leaving the pool; n
 }
 
 TEST_CASE("half-close passes through: the backend sees EOF and its reply still arrives") {
-  TestBackend a("a");
+  GreetingServer a("a");
   auto f = make();
-  f->set_pool("svc", {.backends = {a.backend()}});
+  f->set_pool("svc", {.backends = {backend_of(a)}});
   auto port = f->listen("127.0.0.1", 0, "svc");
   REQUIRE(port.ok());
   Client c(*port);
@@ -224,10 +133,10 @@ TEST_CASE("half-close passes through: the backend sees EOF and its reply still a
 }
 
 TEST_CASE("retarget, unlisten, a taken address, and stop with connections open") {
-  TestBackend a("a"), b("b");
+  GreetingServer a("a"), b("b");
   auto f = make();
-  f->set_pool("pa", {.backends = {a.backend()}});
-  f->set_pool("pb", {.backends = {b.backend()}});
+  f->set_pool("pa", {.backends = {backend_of(a)}});
+  f->set_pool("pb", {.backends = {backend_of(b)}});
   auto port = f->listen("127.0.0.1", 0, "pa");
   REQUIRE(port.ok());
   CHECK(f->listen("127.0.0.1", *port, "pb").status().code() == Code::kAlreadyExists);
