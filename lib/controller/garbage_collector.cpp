@@ -463,6 +463,22 @@ struct GarbageCollector::Core : Reconciler {
     return Status();
   }
 
+  // Applies `make` to the latest state of `n` and patches, re-reading on a lost race a few times
+  // (status writers such as agents race these metadata patches). Gone counts as done.
+  template <class MakePatch>
+  Status patch_latest(const gc::Graph::Node& n, MakePatch make) const {
+    for (int attempt = 0;; ++attempt) {
+      auto got = latest(n);
+      if (!got.ok()) return got.status();
+      if (!got->has_value()) return Status();
+      std::optional<std::string> body = make(**got);
+      if (!body) return Status();
+      Status s = patch(n, *body);
+      if (s.ok() || s.code() != Code::kAborted || attempt >= kPatchAttempts) return s;
+    }
+  }
+  static constexpr int kPatchAttempts = 5;
+
   static Outcome failed(const Status& s) { return Outcome::retry(s); }
 
   Outcome attempt_to_delete(const std::string& uid) {
@@ -527,9 +543,16 @@ struct GarbageCollector::Core : Reconciler {
       for (const auto& dep : to_look_at) work.push_back({gc::WorkItem::Kind::kAttemptToDelete, dep});
       enqueue_locked(work);
     }
-    if (!blocking.empty()) return Outcome::done();
-    if (auto body = gc::remove_finalizer_patch(object, gc::kForegroundDeletionFinalizer)) {
-      if (auto s = patch(n, *body); !s.ok()) return failed(s);
+    if (!blocking.empty() || !gc::has_finalizer(object, gc::kForegroundDeletionFinalizer)) {
+      return Outcome::done();
+    }
+    if (auto s = patch_latest(n,
+                              [](const json::value& o) {
+                                return gc::remove_finalizer_patch(
+                                    o, gc::kForegroundDeletionFinalizer);
+                              });
+        !s.ok()) {
+      return failed(s);
     }
     return Outcome::done();
   }
@@ -548,16 +571,22 @@ struct GarbageCollector::Core : Reconciler {
     auto owner = latest(v->node);
     if (!owner.ok()) return failed(owner.status());
     if (!owner->has_value() || !gc::orphaning_dependents(**owner)) return Outcome::done();
+    const std::set<std::string> owner_uid{uid};
     for (const auto& dep : deps) {
-      auto got = latest(dep);
-      if (!got.ok()) return failed(got.status());
-      if (!got->has_value()) continue;
-      if (auto body = gc::remove_owner_references_patch(**got, {uid})) {
-        if (auto s = patch(dep, *body); !s.ok()) return failed(s);
+      if (auto s = patch_latest(dep,
+                                [&](const json::value& o) {
+                                  return gc::remove_owner_references_patch(o, owner_uid);
+                                });
+          !s.ok()) {
+        return failed(s);
       }
     }
-    if (auto body = gc::remove_finalizer_patch(**owner, gc::kOrphanFinalizer)) {
-      if (auto s = patch(v->node, *body); !s.ok()) return failed(s);
+    if (auto s = patch_latest(v->node,
+                              [](const json::value& o) {
+                                return gc::remove_finalizer_patch(o, gc::kOrphanFinalizer);
+                              });
+        !s.ok()) {
+      return failed(s);
     }
     return Outcome::done();
   }
