@@ -132,12 +132,15 @@ struct Fixture {
   std::vector<std::string> exited;  // container ids, guarded by mu
   std::set<std::string> pods;       // pod uids to remove at the end
 
-  explicit Fixture(std::uint64_t log_max_bytes = 10 * 1024 * 1024) { open(log_max_bytes); }
+  explicit Fixture(std::uint64_t log_max_bytes = 10 * 1024 * 1024, bool use_namespaces = true) {
+    open(log_max_bytes, use_namespaces);
+  }
 
-  void open(std::uint64_t log_max_bytes = 10 * 1024 * 1024) {
+  void open(std::uint64_t log_max_bytes = 10 * 1024 * 1024, bool use_namespaces = true) {
     ProcessRuntimeOptions opts;
     opts.root_dir = root.path + "/runtime";
     opts.log_max_bytes = log_max_bytes;
+    opts.use_namespaces = use_namespaces;
     auto created = ProcessRuntime::create(opts);
     REQUIRE_MESSAGE(created.ok(), created.status().to_string());
     rt = std::move(*created);
@@ -364,7 +367,11 @@ TEST_CASE("the container sees its env, its working directory and its own default
 }
 
 TEST_CASE("an emptyDir volume is shared by the containers of a pod") {
-  Fixture f;
+  bool use_namespaces = true;
+  SUBCASE("in a private mount namespace where the kernel allows it") { use_namespaces = true; }
+  SUBCASE("through ORCH_VOLUME_<NAME> without namespaces") { use_namespaces = false; }
+  Fixture f(10 * 1024 * 1024, use_namespaces);
+  if (!use_namespaces) CHECK(f.rt->volume_mode() == orch::agent::VolumeMode::kEnvironment);
   auto pod = f.pod("volumes");
   TempDir mount_point;  // exists on the host, so it can be a mountPath
   orch::api::Volume v;
@@ -392,9 +399,6 @@ TEST_CASE("an emptyDir volume is shared by the containers of a pod") {
   std::string host_file = f.rt->empty_dir_path(pod.uid, "shared-data") + "/file";
   CHECK(read_file(host_file) == "written-by-writer\n");
   CHECK_FALSE(fs::exists(mount_point.path + "/file"));
-  auto info = f.rt->container_status(w);
-  REQUIRE(info.ok());
-  if (!mounted) CHECK(info->message.find("volumes not mounted") != std::string::npos);
 
   SUBCASE("a mountPath missing on the host falls back to the environment variable") {
     orch::api::VolumeMount missing;
@@ -410,6 +414,19 @@ TEST_CASE("an emptyDir volume is shared by the containers of a pod") {
     CHECK(st->message.find("ORCH_VOLUME_SHARED_DATA") != std::string::npos);
     CHECK(wait_for(
         [&] { return read_file(c.log_path).find("written-by-writer") != std::string::npos; }));
+  }
+  SUBCASE("exec sees the volume where the container does") {
+    auto c = f.container(pod, "sleeper", "busybox", {"sleep", "1000"});
+    c.container.volume_mounts.push_back(vm);
+    std::string id = f.start(pod, c);
+    // While it runs, its status says when the volume could not be mounted.
+    auto info = f.rt->container_status(id);
+    REQUIRE(info.ok());
+    CHECK((info->message.find("volumes not mounted") != std::string::npos) == !mounted);
+    auto r = f.rt->exec(id, {"sh", "-c", "cat " + where + "/file"}, 20s);
+    REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+    CHECK(r->output == "written-by-writer\n");
+    CHECK(r->exit_code == 0);
   }
   // remove_pod deletes the emptyDir and the pod's logs.
   REQUIRE(f.rt->remove_pod(pod.uid).ok());
