@@ -37,7 +37,8 @@ constexpr ConditionType kConditionTypes[] = {
     {"NamespaceDeletionContentFailure", "ContentDeleted",
      "All content successfully deleted, may be waiting on finalization"},
     {"NamespaceContentRemaining", "ContentRemoved", "All content successfully removed"},
-    {"NamespaceFinalizersRemaining", "ContentRemoved", "All content successfully removed"},
+    {"NamespaceFinalizersRemaining", "ContentHasNoFinalizers",
+     "All content-preserving finalizers finished"},
 };
 
 std::string field(const json::value& o, std::string_view key) {
@@ -102,8 +103,10 @@ json::array failing_conditions(const ContentTotals& totals,
     if (n > 0) finalizers.push_back(fmt::format("{} in {} resource instances", f, n));
   }
   if (!finalizers.empty()) {
-    out.push_back(condition("NamespaceFinalizersRemaining", "True", "SomeFinalizerRemain",
-                            "Some finalizers are remaining: " + join(std::move(finalizers)), now));
+    out.push_back(condition("NamespaceFinalizersRemaining", "True", "SomeFinalizersRemain",
+                            "Some content in the namespace has finalizers remaining: " +
+                                join(std::move(finalizers)),
+                            now));
   }
   return out;
 }

@@ -18,9 +18,9 @@
 //      NamespaceContentRemaining          True  SomeResourcesRemain "Some resources are
 //                                         remaining: pods. has 2 resource instances" (else False
 //                                         ContentRemoved)
-//      NamespaceFinalizersRemaining       True  SomeFinalizerRemain "Some finalizers are
-//                                         remaining: example.com/x in 1 resource instances"
-//                                         (else False ContentRemoved)
+//      NamespaceFinalizersRemaining       True  SomeFinalizersRemain "Some content in the
+//                                         namespace has finalizers remaining: example.com/x in 1
+//                                         resource instances" (else False ContentHasNoFinalizers)
 // 3. while content remains, looks again after `content_recheck`; once nothing remains, removes
 //    "kubernetes" from spec.finalizers through PUT namespaces/<name>/finalize, and the API server
 //    deletes the namespace (when no other finalizer remains).

@@ -288,3 +288,49 @@ TEST_CASE("a namespace's ReplicaSet and its pods go with it; an Active namespace
   informers.stop();
   player.stop();
 }
+
+TEST_CASE("an object held by a finalizer holds the namespace, and the conditions say so") {
+  orch::testing::ControlPlane cp;
+  const auto& c = *cp.client();
+  orch::client::InformerFactory informers(cp.client());
+  orch::controller::ControllerContext ctx;
+  ctx.client = cp.client();
+  ctx.informers = &informers;
+  ctx.clock = &orch::util::real_clock();
+  auto nsc = orch::controller::NamespaceController::create(
+      ctx, {.content_recheck = std::chrono::milliseconds(100)});
+  REQUIRE(nsc.ok());
+  REQUIRE(informers.start().ok());
+  REQUIRE(informers.wait_for_sync(std::chrono::seconds(30)));
+  REQUIRE((*nsc)->start().ok());
+
+  create_namespace(c, "held");
+  create(c, resources::kConfigMaps,
+         R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"conf","namespace":"held",
+             "finalizers":["example.com/hold"]}})");
+  REQUIRE(c.remove(resources::kNamespaces, "", "held").ok());
+  CHECK(wait_until([&] {
+    auto ns = c.get(resources::kNamespaces, "", "held");
+    if (!ns.ok()) return false;
+    const auto* remaining = condition(*ns, "NamespaceContentRemaining");
+    const auto* finalizers = condition(*ns, "NamespaceFinalizersRemaining");
+    return remaining && finalizers &&
+           field(*remaining, "message") ==
+               "Some resources are remaining: configmaps. has 1 resource instances" &&
+           field(*finalizers, "status") == "True" &&
+           field(*finalizers, "reason") == "SomeFinalizersRemain" &&
+           field(*finalizers, "message") ==
+               "Some content in the namespace has finalizers remaining: example.com/hold in 1 "
+               "resource instances";
+  }));
+  // Whoever owns the finalizer lets go: the ConfigMap goes, then the namespace.
+  auto patched = c.patch(resources::kConfigMaps, "held", "conf",
+                         orch::client::PatchType::Merge, R"({"metadata":{"finalizers":null}})");
+  REQUIRE_MESSAGE(patched.ok(), patched.status().to_string());
+  CHECK(wait_until([&] {
+    return c.get(resources::kNamespaces, "", "held").status().code() == orch::Code::kNotFound;
+  }));
+
+  (*nsc)->stop();
+  informers.stop();
+}

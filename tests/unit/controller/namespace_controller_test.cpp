@@ -52,9 +52,9 @@ TEST_CASE("failing_conditions words what remains as Kubernetes does") {
        {},
        {{"NamespaceContentRemaining", "SomeResourcesRemain",
          "Some resources are remaining: configmaps. has 3 resource instances"},
-        {"NamespaceFinalizersRemaining", "SomeFinalizerRemain",
-         "Some finalizers are remaining: example.com/a in 3 resource instances, example.com/b in "
-         "1 resource instances"}}},
+        {"NamespaceFinalizersRemaining", "SomeFinalizersRemain",
+         "Some content in the namespace has finalizers remaining: example.com/a in 3 resource "
+         "instances, example.com/b in 1 resource instances"}}},
       {"deletions that failed",
        {},
        {"services: boom", "configmaps: bang"},
@@ -99,7 +99,7 @@ TEST_CASE("update_conditions keeps every maintained type, flips and stamps trans
       {"NamespaceDeletionGVParsingFailure", "False", "ParsedGroupVersions"},
       {"NamespaceDeletionContentFailure", "False", "ContentDeleted"},
       {"NamespaceContentRemaining", "True", "SomeResourcesRemain"},
-      {"NamespaceFinalizersRemaining", "False", "ContentRemoved"},
+      {"NamespaceFinalizersRemaining", "False", "ContentHasNoFinalizers"},
   };
   for (const auto& w : first) {
     CAPTURE(w.type);
