@@ -8,11 +8,14 @@
 // - the delay from COMMIT (the writer's on_commit_for_test hook) to delivery by Watch::next() with
 //   100 watchers, p50 and p99, also as a ratio to the baseline's time per transaction.
 // Goal: at 64 writers the store reaches at least half the baseline rate.
+// - when etcd is installed (/usr/bin/etcd or $ORCH_ETCD): the same create and update figures on the
+//   etcd backend, against a 1-member and a 3-member etcd on loopback started by the bench (data in
+//   the same temp dir), as ratios to the SqliteStore figure with the same writers.
 //
 // Flags: --dir DIR (default $TMPDIR or /tmp), --seconds S per throughput figure (default 2),
 // --max-ops N per figure (default 200000), --value-size B (default 256), --watchers W (default
 // 100), --latency-writes N (default 3000), --baseline-rows N (default 60000),
-// --writers 1,16,64.
+// --writers 1,16,64, --etcd-members 1,3 (0 = skip etcd).
 //
 // Thread-safety: single main thread plus the worker threads each figure starts and joins.
 #include <algorithm>
@@ -27,9 +30,18 @@
 #include <thread>
 #include <vector>
 
+#include <arpa/inet.h>
+#include <csignal>
+#include <fcntl.h>
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "orch/store/etcd_store.hpp"
 #include "orch/store/sqlite_store.hpp"
 
 namespace {
@@ -48,7 +60,19 @@ struct Flags {
   int latency_writes = 3000;
   int baseline_rows = 60000;
   std::vector<int> writers = {1, 16, 64};
+  std::vector<int> etcd_members = {1, 3};
 };
+
+std::vector<int> parse_list(const std::string& list) {
+  std::vector<int> out;
+  for (std::size_t start = 0; start <= list.size();) {
+    std::size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    out.push_back(std::stoi(list.substr(start, comma - start)));
+    start = comma + 1;
+  }
+  return out;
+}
 
 [[noreturn]] void die(const std::string& why) {
   std::fprintf(stderr, "store_bench: %s\n", why.c_str());
@@ -88,10 +112,14 @@ Flags parse_flags(int argc, char** argv) {
         f.writers.push_back(std::stoi(list.substr(start, comma - start)));
         start = comma + 1;
       }
+    } else if (arg == "--etcd-members") {
+      f.etcd_members = parse_list(value());
+      std::erase(f.etcd_members, 0);
     } else if (arg == "--help" || arg == "-h") {
       std::printf(
           "store_bench [--dir DIR] [--seconds S] [--max-ops N] [--value-size B] [--watchers W]\n"
-          "            [--latency-writes N] [--baseline-rows N] [--writers 1,16,64]\n");
+          "            [--latency-writes N] [--baseline-rows N] [--writers 1,16,64]\n"
+          "            [--etcd-members 1,3]\n");
       std::exit(0);
     } else {
       die("unknown flag " + arg);
@@ -199,11 +227,17 @@ struct Throughput {
   double update_per_commit = 0;
 };
 
+Throughput run_writers_on(const Flags& flags, int writers, Store* store, CommitCounter& counter);
+
 // `writers` threads create keys, then update them (CAS on the revision each thread knows).
 Throughput run_writers(const Flags& flags, int writers) {
   ScratchDir dir(flags.dir);
   CommitCounter counter;
   auto store = open_store(dir.path() + "/store.db", &counter);
+  return run_writers_on(flags, writers, store.get(), counter);
+}
+
+Throughput run_writers_on(const Flags& flags, int writers, Store* store, CommitCounter& counter) {
   const std::string value(flags.value_size, 'x');
   const long per_thread = std::max<long>(1, flags.max_ops / writers);
   std::vector<std::vector<Revision>> revs(static_cast<std::size_t>(writers));
@@ -257,6 +291,88 @@ Throughput run_writers(const Flags& flags, int writers) {
   if (failures.load() != 0) die("writes failed: " + std::to_string(failures.load()));
   return out;
 }
+
+// ---- etcd ----
+
+std::string etcd_binary() {
+  const char* env = std::getenv("ORCH_ETCD");
+  return env != nullptr && *env != '\0' ? env : "/usr/bin/etcd";
+}
+
+int free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    die("cannot get a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// A new etcd cluster of `members` on loopback, data under `dir`; killed (SIGKILL) on destruction.
+class EtcdProcesses {
+ public:
+  EtcdProcesses(const std::string& dir, int members) {
+    std::vector<int> client(static_cast<std::size_t>(members));
+    std::vector<int> peer(static_cast<std::size_t>(members));
+    std::string cluster;
+    for (int i = 0; i < members; ++i) {
+      client[static_cast<std::size_t>(i)] = free_port();
+      peer[static_cast<std::size_t>(i)] = free_port();
+      cluster += (i == 0 ? "" : ",") + std::string("m") + std::to_string(i) +
+                 "=http://127.0.0.1:" + std::to_string(peer[static_cast<std::size_t>(i)]);
+    }
+    for (int i = 0; i < members; ++i) {
+      const std::string c = "http://127.0.0.1:" + std::to_string(client[static_cast<std::size_t>(i)]);
+      const std::string p = "http://127.0.0.1:" + std::to_string(peer[static_cast<std::size_t>(i)]);
+      endpoints_.push_back(c);
+      std::vector<std::string> args = {etcd_binary(), "--name", "m" + std::to_string(i),
+                                       "--data-dir", dir + "/etcd-m" + std::to_string(i),
+                                       "--listen-client-urls", c, "--advertise-client-urls", c,
+                                       "--listen-peer-urls", p, "--initial-advertise-peer-urls", p,
+                                       "--initial-cluster", cluster,
+                                       "--initial-cluster-state", "new", "--logger", "zap",
+                                       "--log-outputs", dir + "/etcd-m" + std::to_string(i) + ".log"};
+      std::vector<char*> argv;
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      const pid_t pid = ::fork();
+      if (pid < 0) die("fork failed");
+      if (pid == 0) {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const int devnull = ::open("/dev/null", O_RDWR);
+        ::dup2(devnull, 1);
+        ::dup2(devnull, 2);
+        ::execv(argv[0], argv.data());
+        ::_exit(127);
+      }
+      pids_.push_back(pid);
+    }
+  }
+  ~EtcdProcesses() {
+    for (pid_t pid : pids_) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  }
+  std::unique_ptr<Store> open(const std::string& prefix) const {
+    orch::store::EtcdOptions options;
+    options.endpoints = endpoints_;
+    options.key_prefix = prefix;
+    options.operation_timeout = std::chrono::seconds(30);
+    auto store = orch::store::open_etcd_store(options);
+    if (!store.ok()) die(store.status().to_string());
+    return std::move(store).value();
+  }
+
+ private:
+  std::vector<std::string> endpoints_;
+  std::vector<pid_t> pids_;
+};
 
 struct Latency {
   double p50_ms = 0;
@@ -363,8 +479,10 @@ int main(int argc, char** argv) {
   std::printf("\nSqliteStore throughput (ratio = store rate / baseline rate)\n");
   std::printf("  %-40s %12s %10s %14s\n", "figure", "ops/s", "ratio", "writes/commit");
   double ratio_at_64 = -1;
+  std::vector<Throughput> sqlite_figures;  // in flags.writers order
   for (int w : flags.writers) {
     const Throughput t = run_writers(flags, w);
+    sqlite_figures.push_back(t);
     const std::string c = "create, " + std::to_string(w) + " writer" + (w == 1 ? "" : "s");
     const std::string u = "update (CAS), " + std::to_string(w) + " writer" + (w == 1 ? "" : "s");
     std::printf("  %-40s %12.0f %10.3f %14.1f\n", c.c_str(), t.create_per_s,
@@ -383,6 +501,32 @@ int main(int argc, char** argv) {
   std::printf("  %-40s %10.3f ms %10.3f\n", "p50", lat.p50_ms, lat.p50_ms / base.ms_per_txn);
   std::printf("  %-40s %10.3f ms %10.3f\n", "p99", lat.p99_ms, lat.p99_ms / base.ms_per_txn);
   std::printf("  %-40s %10.3f ms %10.3f\n", "max", lat.max_ms, lat.max_ms / base.ms_per_txn);
+
+  if (!flags.etcd_members.empty() && ::access(etcd_binary().c_str(), X_OK) != 0) {
+    std::printf("\netcd: %s not installed, etcd figures skipped\n", etcd_binary().c_str());
+  } else {
+    for (int members : flags.etcd_members) {
+      ScratchDir dir(flags.dir);
+      EtcdProcesses etcd(dir.path(), members);
+      std::printf("\nEtcdStore on a %d-member etcd on loopback (ratio = rate / baseline; "
+                  "vs sqlite = rate / SqliteStore rate)\n",
+                  members);
+      std::printf("  %-40s %12s %10s %10s\n", "figure", "ops/s", "ratio", "vs sqlite");
+      for (std::size_t i = 0; i < flags.writers.size(); ++i) {
+        const int w = flags.writers[i];
+        auto store = etcd.open("/bench-" + std::to_string(w));
+        CommitCounter unused;
+        const Throughput t = run_writers_on(flags, w, store.get(), unused);
+        const std::string c = "create, " + std::to_string(w) + " writer" + (w == 1 ? "" : "s");
+        const std::string u =
+            "update (CAS), " + std::to_string(w) + " writer" + (w == 1 ? "" : "s");
+        std::printf("  %-40s %12.0f %10.3f %10.3f\n", c.c_str(), t.create_per_s,
+                    t.create_per_s / base.rows_per_s, t.create_per_s / sqlite_figures[i].create_per_s);
+        std::printf("  %-40s %12.0f %10.3f %10.3f\n", u.c_str(), t.update_per_s,
+                    t.update_per_s / base.rows_per_s, t.update_per_s / sqlite_figures[i].update_per_s);
+      }
+    }
+  }
 
   if (ratio_at_64 >= 0) {
     std::printf("\ngoal: 64 writers >= 0.5 x baseline: %s (%.3f, the lower of create and update)\n",

@@ -524,7 +524,8 @@ Result<std::unique_ptr<Store>> open_etcd_store(const EtcdOptions& options) {
                         etcd::EtcdClient::create(options));
   std::shared_ptr<etcd::EtcdClient> shared(std::move(client));
   auto store = std::make_unique<etcd::EtcdStore>(shared);
-  ORCH_TRY(store->current_revision().status());
+  auto revision = store->current_revision();
+  if (!revision.ok()) return revision.status();
   return std::unique_ptr<Store>(std::move(store));
 }
 
