@@ -23,6 +23,7 @@
 #include "orch/apiserver/status_body.hpp"
 #include "orch/apiserver/table.hpp"
 #include "orch/api/registry.hpp"
+#include "pod_proxy.hpp"
 #include "rest_util.hpp"
 #include "service_alloc.hpp"
 #include "watch_hub.hpp"
@@ -480,10 +481,22 @@ class ApiHandler final : public Handler {
       if (m == "POST") return bind(req, route);
       return method_not_allowed();
     }
-    if ((sub == "log" || sub == "portforward" || sub == "exec" || sub == "attach") &&
-        r.group.empty() && r.resource == "pods") {
+    if ((sub == "log" || sub == "portforward") && r.group.empty() && r.resource == "pods") {
+      if (sub == "log" ? m != "GET" : (m != "GET" && m != "POST")) return method_not_allowed();
+      auto pod = read(r, route.namespace_, route.name);
+      if (!pod.ok()) return error(pod.status(), r, route.name);
+      NodeLookup nodes = [this](const std::string& node) -> Result<json::value> {
+        const api::ResourceInfo* n = api::find_resource("", "v1", "nodes");
+        if (!n) return internal_error("no nodes resource");
+        ORCH_ASSIGN_OR_RETURN(auto current, read(*n, "", node));
+        return std::move(current.object);
+      };
+      return sub == "log" ? pod_log(req, pod->object, nodes, options_.node_token)
+                          : pod_port_forward(req, pod->object, nodes, options_.node_token);
+    }
+    if ((sub == "exec" || sub == "attach") && r.group.empty() && r.resource == "pods") {
       return status_response(
-          Status(Code::kUnavailable, "pods/" + sub + " needs a node agent, and none serves this pod"),
+          Status(Code::kUnavailable, "pods/" + sub + " is not supported by liborch yet"),
           details(r, route.name));
     }
     return not_found_path();

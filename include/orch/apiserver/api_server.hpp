@@ -48,6 +48,12 @@ struct ApiServerOptions {
   // NodePorts come from this inclusive range. Default: 30000-32767.
   int service_node_port_min = 30000;
   int service_node_port_max = 32767;
+  // Bearer token the API server presents to each agent's node server (orch/agent/
+  // node_server.hpp) when it proxies pods/log and pods/portforward; it must equal the agents'
+  // NodeServerOptions::token. The node is reached at its Node's status.addresses (InternalIP
+  // first) and status.daemonEndpoints.kubeletEndpoint.Port. Default: "" (agents then answer 401,
+  // and logs/port-forward fail with InternalError naming node_token).
+  std::string node_token;
 };
 
 class ApiServer {

@@ -22,6 +22,10 @@
 
 namespace orch::apiserver {
 
+// An upgraded or proxied connection (pods/log, pods/portforward): the HTTP listener hands its
+// socket to it instead of writing a response. Defined in lib/apiserver/http/takeover.hpp.
+class ConnectionTakeover;
+
 struct Request {
   std::string method;                          // "GET", "POST", ...
   std::string path;                            // percent-decoded path, no query
@@ -61,6 +65,10 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;  // extra headers, e.g. Warning
   std::string body;
   std::shared_ptr<ResponseStream> stream;  // when set, `body` is ignored
+  // When set, an HTTP listener gives the connection to it (it writes its own response, e.g. 101
+  // Switching Protocols) and everything above is ignored; a transport without sockets (the
+  // in-process one) answers with status/body instead, which then say so.
+  std::shared_ptr<ConnectionTakeover> takeover;
 };
 
 class Handler {

@@ -26,6 +26,7 @@
 #include <boost/beast/http.hpp>
 
 #include "http_util.hpp"
+#include "takeover.hpp"
 
 namespace orch::apiserver {
 namespace {
@@ -202,6 +203,18 @@ class HttpServerImpl final : public HttpServer {
       // holding strings into coroutine frames. `request` lives in this frame until it returns.
       Response response = co_await net::co_spawn(pool_, run_handler(&request), net::use_awaitable);
 
+      if (response.takeover) {
+        // pods/log, pods/portforward: the connection is the answer. stop() ends it by closing
+        // the socket.
+        Connection* raw = c.get();
+        c->wake_stream = [raw] {
+          boost::system::error_code ignored;
+          raw->stream.socket().close(ignored);
+        };
+        co_await response.takeover->run(c->stream, buffer, request);
+        c->wake_stream = nullptr;
+        break;
+      }
       if (response.stream) {
         co_await write_stream(*c, response, version);
         break;  // a streamed response ends its connection
