@@ -58,6 +58,11 @@ struct ProcessRuntimeOptions {
   bool use_cgroups = true;
   // A cgroup v2 directory the runtime may create children in. Default: "" (its own cgroup).
   std::string cgroup_parent;
+  // With cgroup_parent "", move this process into a leaf `<own cgroup>/orch-agent` when that is
+  // what enabling controllers for children needs (cgroup v2's "no internal processes" rule, as
+  // in a systemd unit with Delegate=yes). For the agent executable, not for embedders.
+  // Default: false.
+  bool cgroup_move_self = false;
 };
 
 // How volumes are made visible, decided once at creation.

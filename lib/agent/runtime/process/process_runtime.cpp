@@ -86,11 +86,14 @@ bool write_file_atomic(const std::string& path, const std::string& text) {
   return !ec;
 }
 
+// Writes `text` to a cgroup or proc file; on failure errno says why.
 bool write_small(const std::string& path, const std::string& text) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
   if (fd < 0) return false;
   ssize_t n = ::write(fd, text.data(), text.size());
+  int saved = errno;
   ::close(fd);
+  errno = saved;
   return n == static_cast<ssize_t>(text.size());
 }
 
@@ -370,7 +373,8 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
       } else if (v.host_path) {
         const std::string& path = v.host_path->path;
         std::string type = v.host_path->type.value_or("");
-        if (type == "DirectoryOrCreate") {
+        if (type == "DirectoryOrCreate" || (type.empty() && !fs::exists(path, ec))) {
+          // "" does no checks; like Docker, a missing path becomes a directory.
           fs::create_directories(path, ec);
           if (ec) return internal_error("cannot create hostPath " + path + ": " + ec.message());
         } else if (type == "FileOrCreate") {
@@ -1146,7 +1150,16 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
                                controllers.find("cpu\n") != std::string::npos
                            ? "+memory +cpu"
                            : "+memory";
-    write_small(parent + "/cgroup.subtree_control", want);
+    if (!write_small(parent + "/cgroup.subtree_control", want) && errno == EBUSY &&
+        options_.cgroup_move_self && options_.cgroup_parent.empty()) {
+      // "No internal processes": our own cgroup may only enable controllers for its children
+      // once this process has moved into a leaf of its own.
+      std::string leaf = parent + "/orch-agent";
+      if ((::mkdir(leaf.c_str(), 0755) == 0 || errno == EEXIST) &&
+          write_small(leaf + "/cgroup.procs", std::to_string(::getpid()))) {
+        write_small(parent + "/cgroup.subtree_control", want);
+      }
+    }
     if (read_file(dir + "/cgroup.controllers").find("memory") == std::string::npos) {
       ::rmdir(dir.c_str());
       return "is not delegated at " + parent + " (cannot enable the memory controller)";
