@@ -590,3 +590,55 @@ TEST_CASE("remove_pod kills what still runs and leaves no process") {
   CHECK(f.rt->container_status(id).status().code() == Code::kNotFound);
   CHECK(f.rt->remove_pod(pod.uid).ok());  // idempotent
 }
+
+TEST_CASE("image names normalize like Docker's") {
+  struct Case {
+    std::string name;
+    std::string repo;
+    std::string tag;
+  };
+  const std::vector<Case> cases = {
+      {"busybox", "busybox", "latest"},
+      {"busybox:1.36", "busybox", "1.36"},
+      {"docker.io/library/busybox:1.36", "busybox", "1.36"},
+      {"library/busybox", "busybox", "latest"},
+      {"gcr.io/kuar-demo/kuard-amd64:blue", "gcr.io/kuar-demo/kuard-amd64", "blue"},
+      {"kuard:green@sha256:0123", "kuard", "green"},
+      {"localhost:5000/app", "localhost:5000/app", "latest"},
+      {"localhost:5000/app:2", "localhost:5000/app", "2"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.name.c_str()) {
+      auto [repo, tag] = orch::agent::normalize_image_name(c.name);
+      CHECK(repo == c.repo);
+      CHECK(tag == c.tag);
+    }
+  }
+}
+
+TEST_CASE("kuard's tags decide its version; its names resolve to one image per version") {
+  Fixture f;
+  struct Case {
+    std::string name;
+    std::string version;
+  };
+  const std::vector<Case> cases = {
+      {"kuard", "blue"},
+      {"kuard:blue", "blue"},
+      {"kuard:green", "green"},
+      {"gcr.io/kuar-demo/kuard-amd64:blue", "blue"},
+      {"gcr.io/kuar-demo/kuard-amd64:green", "green"},
+      {"gcr.io/kuar-demo/kuard-amd64:2", "green"},
+  };
+  for (const auto& c : cases) {
+    SUBCASE(c.name.c_str()) {
+      auto image = f.rt->catalog().resolve(c.name);
+      REQUIRE_MESSAGE(image.ok(), image.status().to_string());
+      REQUIRE(image->env.size() == 1);
+      CHECK(image->env[0] == std::pair<std::string, std::string>("KUARD_VERSION", c.version));
+      CHECK(image->id == f.rt->catalog().resolve("kuard:" + c.version)->id);
+      CHECK(image->entrypoint == std::vector<std::string>{f.rt->catalog().kuard_path()});
+    }
+  }
+  CHECK(f.rt->catalog().resolve("kuard:blue")->id != f.rt->catalog().resolve("kuard:green")->id);
+}
