@@ -597,7 +597,7 @@ namespace {
 ControllerOptions controller_options(const ControllerContext& ctx,
                                      const GarbageCollectorOptions& o) {
   ControllerOptions c;
-  c.name = "garbagecollector";
+  c.name = kGarbageCollectorName;
   c.workers = o.workers;
   c.clock = ctx.clock;
   return c;
@@ -648,6 +648,17 @@ Result<std::unique_ptr<GarbageCollector>> GarbageCollector::create(
 Result<std::unique_ptr<Controller>> new_garbage_collector(const ControllerContext& ctx) {
   ORCH_ASSIGN_OR_RETURN(auto gc, GarbageCollector::create(ctx));
   return std::unique_ptr<Controller>(std::move(gc));
+}
+
+ControllerRegistration garbage_collector_registration(GarbageCollectorOptions options) {
+  ControllerRegistration r;
+  r.name = kGarbageCollectorName;
+  r.component = kGarbageCollectorComponent;
+  r.factory = [options](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
+    ORCH_ASSIGN_OR_RETURN(auto gc, GarbageCollector::create(ctx, options));
+    return std::unique_ptr<Controller>(std::move(gc));
+  };
+  return r;
 }
 
 std::size_t GarbageCollector::graph_size_for_test() const {

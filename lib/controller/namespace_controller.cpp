@@ -337,7 +337,7 @@ namespace {
 ControllerOptions controller_options(const ControllerContext& ctx,
                                      const NamespaceControllerOptions& o) {
   ControllerOptions c;
-  c.name = "namespace";
+  c.name = kNamespaceControllerName;
   c.workers = o.workers;
   c.clock = ctx.clock;
   return c;
@@ -380,6 +380,17 @@ Result<std::unique_ptr<NamespaceController>> NamespaceController::create(
 Result<std::unique_ptr<Controller>> new_namespace_controller(const ControllerContext& ctx) {
   ORCH_ASSIGN_OR_RETURN(auto c, NamespaceController::create(ctx));
   return std::unique_ptr<Controller>(std::move(c));
+}
+
+ControllerRegistration namespace_controller_registration(NamespaceControllerOptions options) {
+  ControllerRegistration r;
+  r.name = kNamespaceControllerName;
+  r.component = kNamespaceControllerComponent;
+  r.factory = [options](const ControllerContext& ctx) -> Result<std::unique_ptr<Controller>> {
+    ORCH_ASSIGN_OR_RETURN(auto c, NamespaceController::create(ctx, options));
+    return std::unique_ptr<Controller>(std::move(c));
+  };
+  return r;
 }
 
 }  // namespace orch::controller

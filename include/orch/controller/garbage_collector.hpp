@@ -46,6 +46,7 @@
 
 #include "orch/api/registry.hpp"
 #include "orch/controller/controller.hpp"
+#include "orch/controller/manager.hpp"
 #include "orch/status.hpp"
 
 namespace orch::controller {
@@ -218,8 +219,15 @@ class GarbageCollector : public Controller {
   const std::shared_ptr<Core> core_;
 };
 
-// A ControllerFactory (manager.hpp) of the collector with default options:
-//   manager.add("garbagecollector", "garbage-collector-controller", new_garbage_collector);
+// The name the collector is registered under, also its ControllerOptions name, and its
+// component.
+inline constexpr const char* kGarbageCollectorName = "garbagecollector";
+inline constexpr const char* kGarbageCollectorComponent = "garbage-collector-controller";
+
+// A ControllerFactory (manager.hpp) of the collector with default options.
 Result<std::unique_ptr<Controller>> new_garbage_collector(const ControllerContext& ctx);
+// {"garbagecollector", "garbage-collector-controller", GarbageCollector::create(ctx, options)},
+// for ControllerManager::add and register_default_controller.
+ControllerRegistration garbage_collector_registration(GarbageCollectorOptions options = {});
 
 }  // namespace orch::controller

@@ -42,6 +42,7 @@
 
 #include "orch/api/registry.hpp"
 #include "orch/controller/controller.hpp"
+#include "orch/controller/manager.hpp"
 #include "orch/status.hpp"
 
 namespace orch::controller {
@@ -108,8 +109,15 @@ class NamespaceController : public Controller {
   const std::shared_ptr<Core> core_;
 };
 
-// A ControllerFactory (manager.hpp) of the controller with default options:
-//   manager.add("namespace", "namespace-controller", new_namespace_controller);
+// The name the controller is registered under, also its ControllerOptions name, and its
+// component.
+inline constexpr const char* kNamespaceControllerName = "namespace";
+inline constexpr const char* kNamespaceControllerComponent = "namespace-controller";
+
+// A ControllerFactory (manager.hpp) of the controller with default options.
 Result<std::unique_ptr<Controller>> new_namespace_controller(const ControllerContext& ctx);
+// {"namespace", "namespace-controller", NamespaceController::create(ctx, options)}, for
+// ControllerManager::add and register_default_controller.
+ControllerRegistration namespace_controller_registration(NamespaceControllerOptions options = {});
 
 }  // namespace orch::controller
