@@ -642,3 +642,35 @@ TEST_CASE("kuard's tags decide its version; its names resolve to one image per v
   }
   CHECK(f.rt->catalog().resolve("kuard:blue")->id != f.rt->catalog().resolve("kuard:green")->id);
 }
+
+TEST_CASE("containers start concurrently from many threads") {
+  Fixture f;
+  auto pod = f.pod("many");
+  REQUIRE(f.rt->run_pod(pod).ok());
+  constexpr int kThreads = 8;
+  std::vector<std::string> ids(kThreads);
+  std::vector<std::string> errors(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      auto c = f.container(
+          pod, "c" + std::to_string(i), "busybox",
+          {"sh", "-c", "echo started-" + std::to_string(i) + "; exit " + std::to_string(i)});
+      auto id = f.rt->start_container(pod, c);
+      if (id.ok()) {
+        ids[i] = *id;
+      } else {
+        errors[i] = id.status().to_string();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) {
+    INFO("container " << i);
+    REQUIRE(errors[i].empty());
+    auto info = f.wait_exited(ids[i]);
+    CHECK(info.exit_code == i);
+    CHECK(wait_for([&] { return f.saw_exit(ids[i]); }));
+  }
+  CHECK(f.rt->list_containers(pod.uid).size() == kThreads);
+}

@@ -74,8 +74,10 @@ std::string read_file(const std::string& path) {
   return ss.str();
 }
 
+// Concurrent writers of one path each use their own temporary file; the last rename wins.
 bool write_file_atomic(const std::string& path, const std::string& text) {
-  std::string tmp = path + ".tmp";
+  static std::atomic<std::uint64_t> counter{0};
+  std::string tmp = path + ".tmp." + std::to_string(::getpid()) + "." + std::to_string(++counter);
   {
     std::ofstream out(tmp, std::ios::trunc);
     out << text;
@@ -444,7 +446,9 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
       }
     }
     for (auto& rec : recs) {
-      if (!rec->cgroup_dir.empty()) ::rmdir(rec->cgroup_dir.c_str());
+      if (rec->cgroup_dir.empty()) continue;
+      write_small(rec->cgroup_dir + "/cgroup.kill", "1");  // what escaped the process group
+      ::rmdir(rec->cgroup_dir.c_str());
     }
     fs::remove_all(dir, ec);
     if (ec) return internal_error("cannot remove " + dir + ": " + ec.message());
