@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,7 +32,6 @@
 #include <vector>
 
 #include <arpa/inet.h>
-#include <csignal>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <sqlite3.h>
@@ -327,16 +327,31 @@ class EtcdProcesses {
                  "=http://127.0.0.1:" + std::to_string(peer[static_cast<std::size_t>(i)]);
     }
     for (int i = 0; i < members; ++i) {
-      const std::string c = "http://127.0.0.1:" + std::to_string(client[static_cast<std::size_t>(i)]);
+      const std::string c =
+          "http://127.0.0.1:" + std::to_string(client[static_cast<std::size_t>(i)]);
       const std::string p = "http://127.0.0.1:" + std::to_string(peer[static_cast<std::size_t>(i)]);
       endpoints_.push_back(c);
-      std::vector<std::string> args = {etcd_binary(), "--name", "m" + std::to_string(i),
-                                       "--data-dir", dir + "/etcd-m" + std::to_string(i),
-                                       "--listen-client-urls", c, "--advertise-client-urls", c,
-                                       "--listen-peer-urls", p, "--initial-advertise-peer-urls", p,
-                                       "--initial-cluster", cluster,
-                                       "--initial-cluster-state", "new", "--logger", "zap",
-                                       "--log-outputs", dir + "/etcd-m" + std::to_string(i) + ".log"};
+      std::vector<std::string> args = {etcd_binary(),
+                                       "--name",
+                                       "m" + std::to_string(i),
+                                       "--data-dir",
+                                       dir + "/etcd-m" + std::to_string(i),
+                                       "--listen-client-urls",
+                                       c,
+                                       "--advertise-client-urls",
+                                       c,
+                                       "--listen-peer-urls",
+                                       p,
+                                       "--initial-advertise-peer-urls",
+                                       p,
+                                       "--initial-cluster",
+                                       cluster,
+                                       "--initial-cluster-state",
+                                       "new",
+                                       "--logger",
+                                       "zap",
+                                       "--log-outputs",
+                                       dir + "/etcd-m" + std::to_string(i) + ".log"};
       std::vector<char*> argv;
       for (auto& a : args) argv.push_back(a.data());
       argv.push_back(nullptr);
@@ -508,9 +523,10 @@ int main(int argc, char** argv) {
     for (int members : flags.etcd_members) {
       ScratchDir dir(flags.dir);
       EtcdProcesses etcd(dir.path(), members);
-      std::printf("\nEtcdStore on a %d-member etcd on loopback (ratio = rate / baseline; "
-                  "vs sqlite = rate / SqliteStore rate)\n",
-                  members);
+      std::printf(
+          "\nEtcdStore on a %d-member etcd on loopback (ratio = rate / baseline; "
+          "vs sqlite = rate / SqliteStore rate)\n",
+          members);
       std::printf("  %-40s %12s %10s %10s\n", "figure", "ops/s", "ratio", "vs sqlite");
       for (std::size_t i = 0; i < flags.writers.size(); ++i) {
         const int w = flags.writers[i];
@@ -521,9 +537,11 @@ int main(int argc, char** argv) {
         const std::string u =
             "update (CAS), " + std::to_string(w) + " writer" + (w == 1 ? "" : "s");
         std::printf("  %-40s %12.0f %10.3f %10.3f\n", c.c_str(), t.create_per_s,
-                    t.create_per_s / base.rows_per_s, t.create_per_s / sqlite_figures[i].create_per_s);
+                    t.create_per_s / base.rows_per_s,
+                    t.create_per_s / sqlite_figures[i].create_per_s);
         std::printf("  %-40s %12.0f %10.3f %10.3f\n", u.c_str(), t.update_per_s,
-                    t.update_per_s / base.rows_per_s, t.update_per_s / sqlite_figures[i].update_per_s);
+                    t.update_per_s / base.rows_per_s,
+                    t.update_per_s / sqlite_figures[i].update_per_s);
       }
     }
   }

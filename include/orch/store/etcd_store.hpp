@@ -12,8 +12,9 @@
 // - list is a range pinned to one revision (paging: limit, last key + '\0'); a list at an older
 //   revision also checks that revision against the compaction point in the same read-only txn.
 // - compact(R) compacts etcd at its revision R (our R - 1), keeping exactly what the first event
-//   after R - 1 needs for its `prev`; reads below R are refused by this client. compacted_revision()
-//   is found by probing which revisions are still readable (a few range requests).
+//   after R - 1 needs for its `prev`; reads below R are refused by this client.
+//   compacted_revision() is found by probing which revisions are still readable (a few range
+//   requests).
 // - watch runs one streaming POST /v3/watch per Watch, all of a store's streams on one thread
 //   (curl multi). The stream starts on the first next(), so a watch that was created before a
 //   compaction and is read after it fails with OutOfRange like the SQLite backend.

@@ -58,8 +58,8 @@ std::string base64_encode(std::string_view in) {
     out += kAlphabet[(n >> 12) & 63];
     out += "==";
   } else if (i + 2 == in.size()) {
-    const auto n = (std::uint32_t(std::uint8_t(in[i])) << 16) |
-                   (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
+    const auto n =
+        (std::uint32_t(std::uint8_t(in[i])) << 16) | (std::uint32_t(std::uint8_t(in[i + 1])) << 8);
     out += kAlphabet[(n >> 18) & 63];
     out += kAlphabet[(n >> 12) & 63];
     out += kAlphabet[(n >> 6) & 63];
@@ -163,8 +163,8 @@ Reply classify_error(long http_status, const json::object* body, std::string_vie
       r.status = out_of_range(what);
       return r;
     case kGrpcInvalidArgument:
-      r.status = contains(message, "too large") ? Status(Code::kTooLarge, what)
-                                                : invalid_argument(what);
+      r.status =
+          contains(message, "too large") ? Status(Code::kTooLarge, what) : invalid_argument(what);
       return r;
     case kGrpcResourceExhausted:
       if (contains(message, "larger than max")) {
@@ -311,9 +311,8 @@ Reply EtcdClient::attempt(std::size_t index, const std::string& path, const std:
   Reply r;
   const std::string& endpoint = options_.endpoints[index];
   if (rc != CURLE_OK) {
-    const std::string what = fmt::format("etcd {}: {}", endpoint,
-                                         error_buffer[0] != '\0' ? error_buffer
-                                                                 : curl_easy_strerror(rc));
+    const std::string what = fmt::format(
+        "etcd {}: {}", endpoint, error_buffer[0] != '\0' ? error_buffer : curl_easy_strerror(rc));
     const bool never_sent = rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
                             rc == CURLE_COULDNT_RESOLVE_PROXY || sent == 0;
     r.outcome = never_sent ? Outcome::kNotSent : Outcome::kUnknown;
@@ -344,8 +343,8 @@ Reply EtcdClient::call(const std::string& path, const std::string& body,
     const auto now = SteadyClock::now();
     if (now >= deadline && tried > 0) break;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - now);
-    const auto timeout = std::max(std::chrono::milliseconds(1),
-                                  std::min(options_.request_timeout, left));
+    const auto timeout =
+        std::max(std::chrono::milliseconds(1), std::min(options_.request_timeout, left));
     Reply r = attempt(index, path, body, timeout);
     if (r.outcome == Outcome::kOk || r.outcome == Outcome::kRejected) {
       preferred_.store(index);
@@ -365,8 +364,7 @@ Reply EtcdClient::call(const std::string& path, const std::string& body,
   last.outcome = unknown ? Outcome::kUnknown : Outcome::kNotSent;
   last.after_unknown = unknown;
   last.status = unavailable(fmt::format("etcd: no member answered within {} ms; last error: {}",
-                                        options_.operation_timeout.count(),
-                                        last.status.message()));
+                                        options_.operation_timeout.count(), last.status.message()));
   return last;
 }
 

@@ -112,7 +112,7 @@ class EtcdClient {
 
   std::atomic<std::size_t> preferred_{0};
 
-  std::mutex pool_mu_;  // leaf lock
+  std::mutex pool_mu_;       // leaf lock
   std::vector<CURL*> pool_;  // guarded by pool_mu_: idle handles
 };
 

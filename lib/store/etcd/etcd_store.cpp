@@ -230,8 +230,8 @@ Result<ListResult> EtcdStore::list(const std::string& prefix, const ListOptions&
     auto got = client_->read(kTxn, json::serialize(txn), deadline);
     if (!got.ok()) {
       if (got.status().code() == Code::kOutOfRange) {
-        return out_of_range(fmt::format("list at revision {}: {}", options.revision,
-                                        got.status().message()));
+        return out_of_range(
+            fmt::format("list at revision {}: {}", options.revision, got.status().message()));
       }
       return got.status();
     }
@@ -256,10 +256,10 @@ Result<KeyValue> EtcdStore::create(const std::string& key, std::string value) {
   if (key.empty()) return invalid_argument("create: empty key");
   const std::string k = b64(key);
   json::object txn;
-  txn["compare"] = json::array{json::object{
-      {"key", k}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", 0}}};
-  txn["success"] =
-      json::array{json::object{{"request_put", json::object{{"key", k}, {"value", base64_encode(value)}}}}};
+  txn["compare"] = json::array{
+      json::object{{"key", k}, {"target", "CREATE"}, {"result", "EQUAL"}, {"create_revision", 0}}};
+  txn["success"] = json::array{
+      json::object{{"request_put", json::object{{"key", k}, {"value", base64_encode(value)}}}}};
   txn["failure"] = json::array{json::object{{"request_range", json::object{{"key", k}}}}};
   const std::string body = json::serialize(txn);
   const Deadline deadline = client_->deadline();
@@ -322,9 +322,9 @@ Result<KeyValue> EtcdStore::cas_update(const std::string& key, const std::string
   json::object txn;
   txn["compare"] = json::array{json::object{
       {"key", k}, {"target", "MOD"}, {"result", "EQUAL"}, {"mod_revision", to_etcd(expected)}}};
-  txn["success"] = json::array{json::object{
-      {"request_put",
-       json::object{{"key", k}, {"value", base64_encode(value)}, {"prev_kv", true}}}}};
+  txn["success"] = json::array{
+      json::object{{"request_put",
+                    json::object{{"key", k}, {"value", base64_encode(value)}, {"prev_kv", true}}}}};
   txn["failure"] = json::array{json::object{{"request_range", json::object{{"key", k}}}}};
   Reply r = client_->call(kTxn, json::serialize(txn), deadline);
   if (r.outcome == Outcome::kUnknown) return unknown_outcome(r.status);
@@ -449,8 +449,7 @@ Result<EtcdStore::Change> EtcdStore::first_change_after(const std::string& key, 
   return Change{hi, std::move(at_hi)};
 }
 
-Result<std::unique_ptr<Watch>> EtcdStore::watch(const std::string& prefix,
-                                                Revision after_revision,
+Result<std::unique_ptr<Watch>> EtcdStore::watch(const std::string& prefix, Revision after_revision,
                                                 const WatchOptions& options) {
   if (after_revision < 0) return invalid_argument("watch: after_revision must be >= 0");
   // Our after_revision A is below the compaction point - 1 exactly when etcd revision A + 1
@@ -478,9 +477,9 @@ Status EtcdStore::compact(Revision revision) {
   const Deadline deadline = client_->deadline();
   ORCH_ASSIGN_OR_RETURN(const std::int64_t head, etcd_head(deadline));
   if (revision > from_etcd(head)) {
-    return out_of_range(fmt::format(
-        "compact {}: required revision is a future revision (current {})", revision,
-        from_etcd(head)));
+    return out_of_range(
+        fmt::format("compact {}: required revision is a future revision (current {})", revision,
+                    from_etcd(head)));
   }
   // etcd keeps its compact revision readable: compacting etcd at R (our R - 1) keeps exactly the
   // values the events after our R - 1 need as prev. Reads at our R - 1 are refused above etcd.
@@ -488,8 +487,7 @@ Status EtcdStore::compact(Revision revision) {
   req["revision"] = revision;
   req["physical"] = true;
   Reply r = client_->call("/v3/kv/compaction", json::serialize(req), deadline);
-  if (r.outcome == Outcome::kRejected && r.after_unknown &&
-      r.status.code() == Code::kOutOfRange &&
+  if (r.outcome == Outcome::kRejected && r.after_unknown && r.status.code() == Code::kOutOfRange &&
       r.status.message().find("compacted") != std::string::npos) {
     // An earlier copy may have done it; it is done either way if etcd's point is now >= R.
     auto now = compacted_revision();

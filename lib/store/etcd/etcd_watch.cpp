@@ -10,10 +10,11 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 
-// Reconnect backoff of a stream that failed before etcd acknowledged it; a stream that was live
-// reconnects at once (to the next endpoint).
+// Reconnect backoff of a stream that failed before etcd acknowledged it or soon after; a stream
+// that was live for kHealthyStream reconnects at once (to the next endpoint).
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
+constexpr auto kHealthyStream = std::chrono::seconds(1);
 // The longest the pump sleeps without looking at its queue and timers.
 constexpr int kPollMs = 1000;
 
@@ -24,7 +25,8 @@ CURLM* multi_of(void* p) { return static_cast<CURLM*>(p); }
 KeyValue decode_kv(const json::object& kv, const std::string& strip) {
   KeyValue out;
   out.key = bytes_field(kv, "key");
-  if (!strip.empty() && out.key.compare(0, strip.size(), strip) == 0) out.key.erase(0, strip.size());
+  if (!strip.empty() && out.key.compare(0, strip.size(), strip) == 0)
+    out.key.erase(0, strip.size());
   out.value = bytes_field(kv, "value");
   out.create_revision = from_etcd(int_field(kv, "create_revision"));
   out.mod_revision = from_etcd(int_field(kv, "mod_revision"));
@@ -87,12 +89,13 @@ struct WatchPump::Stream {
   std::shared_ptr<WatchState> state;
   CURL* easy = nullptr;
   std::string body;
-  std::string buffer;    // a partial line
+  std::string buffer;  // a partial line
   std::size_t endpoint = 0;
   int failures = 0;
-  bool live = false;     // etcd acknowledged the watch ("created")
-  bool abort = false;    // on_line asked to end the transfer
-  SteadyClock::time_point due{};  // when a stopped transfer starts again
+  bool live = false;                  // etcd acknowledged the watch ("created")
+  bool abort = false;                 // on_line asked to end the transfer
+  SteadyClock::time_point started{};  // of the current transfer
+  SteadyClock::time_point due{};      // when a stopped transfer starts again
 };
 
 WatchPump::WatchPump(std::shared_ptr<EtcdClient> client) : client_(std::move(client)) {
@@ -144,6 +147,7 @@ void WatchPump::start_transfer(Stream& s) {
   s.buffer.clear();
   s.live = false;
   s.abort = false;
+  s.started = SteadyClock::now();
   s.easy = curl_easy_init();
   client_->configure_stream(s.easy, s.endpoint, "/v3/watch");
   curl_easy_setopt(s.easy, CURLOPT_POSTFIELDS, s.body.data());
@@ -195,10 +199,7 @@ bool WatchPump::on_line(Stream& s, std::string_view line) {
     }
     return false;  // other cancels (no leader): reconnect
   }
-  if (bool_field(*result, "created")) {
-    s.live = true;
-    s.failures = 0;
-  }
+  if (bool_field(*result, "created")) s.live = true;
   const json::array* events = array_field(*result, "events");
   if (events == nullptr || events->empty()) return true;
   std::vector<Event> batch;
@@ -249,15 +250,16 @@ void WatchPump::run() {
       Stream* s = nullptr;
       curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&s));
       if (s == nullptr) continue;
-      const bool was_live = s->live;
+      const bool healthy = s->live && SteadyClock::now() - s->started >= kHealthyStream;
       end_transfer(*s);
       // The stream ended (member gone, error line, no leader): go on at the next member.
       s->endpoint = (s->endpoint + 1) % endpoints;
-      if (was_live) {
+      if (healthy) {
+        s->failures = 0;
         s->due = SteadyClock::now();
       } else {
-        const auto pause = std::min<SteadyClock::duration>(kFirstBackoff * (1 << std::min(s->failures, 5)),
-                                                           kMaxBackoff);
+        const auto pause = std::min<SteadyClock::duration>(
+            kFirstBackoff * (1 << std::min(s->failures, 5)), kMaxBackoff);
         ++s->failures;
         s->due = SteadyClock::now() + pause;
       }
@@ -317,7 +319,8 @@ Result<std::vector<Event>> EtcdWatch::next(std::chrono::milliseconds timeout) {
     if (auto pump = pump_.lock(); pump == nullptr) {
       state_->finish(unavailable("etcd store closed"));
     } else {
-      Status probe = probe_revision(pump->client(), to_etcd(state_->after), pump->client().deadline());
+      Status probe =
+          probe_revision(pump->client(), to_etcd(state_->after), pump->client().deadline());
       if (probe.code() == Code::kOutOfRange) {
         state_->finish(out_of_range(fmt::format(
             "watch after revision {}: required revision has been compacted", state_->after)));

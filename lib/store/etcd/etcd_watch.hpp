@@ -37,21 +37,21 @@ class WatchPump;
 
 struct WatchState {
   // Const after construction.
-  std::string wire_key;        // range start on the wire (prefix + watched prefix)
-  std::string wire_end;        // range end on the wire ("\0" = no end)
-  std::string strip;           // the store's key prefix, removed from returned keys
-  std::size_t capacity = 1024; // buffered events before the watch is ended (ResourceExhausted)
-  Revision after = 0;          // the caller's after_revision
+  std::string wire_key;         // range start on the wire (prefix + watched prefix)
+  std::string wire_end;         // range end on the wire ("\0" = no end)
+  std::string strip;            // the store's key prefix, removed from returned keys
+  std::size_t capacity = 1024;  // buffered events before the watch is ended (ResourceExhausted)
+  Revision after = 0;           // the caller's after_revision
 
   std::mutex mu;  // leaf
   // Guarded by mu.
   std::condition_variable cv;
   std::deque<Event> events;
-  Status end;                   // set once the stream is over for good
-  bool closed = false;          // by the caller
-  bool started = false;         // handed to the pump
-  Revision received = 0;        // the last event received from etcd (or after)
-  Revision delivered = 0;       // the last revision next() returned (or after)
+  Status end;              // set once the stream is over for good
+  bool closed = false;     // by the caller
+  bool started = false;    // handed to the pump
+  Revision received = 0;   // the last event received from etcd (or after)
+  Revision delivered = 0;  // the last revision next() returned (or after)
 
   // Appends decoded events (pump thread). Returns false when the watch has ended (buffer full).
   bool push(std::vector<Event> batch);

@@ -38,16 +38,16 @@ inline std::string etcd_binary() {
 
 inline bool etcd_available() { return ::access(etcd_binary().c_str(), X_OK) == 0; }
 
-#define ORCH_ETCD_SKIP_UNLESS_AVAILABLE()                                                        \
-  static const bool orch_etcd_checked_ = [] {                                                    \
-    if (!::orch::store::testing::etcd_available()) {                                             \
-      std::fprintf(stderr,                                                                       \
-                   "SKIPPED: etcd is not installed (%s not found; install the Debian package "   \
-                   "etcd-server, or set ORCH_ETCD): the etcd store tests did not run\n",         \
-                   ::orch::store::testing::etcd_binary().c_str());                               \
-      std::_Exit(77);                                                                            \
-    }                                                                                            \
-    return true;                                                                                 \
+#define ORCH_ETCD_SKIP_UNLESS_AVAILABLE()                                                      \
+  static const bool orch_etcd_checked_ = [] {                                                  \
+    if (!::orch::store::testing::etcd_available()) {                                           \
+      std::fprintf(stderr,                                                                     \
+                   "SKIPPED: etcd is not installed (%s not found; install the Debian package " \
+                   "etcd-server, or set ORCH_ETCD): the etcd store tests did not run\n",       \
+                   ::orch::store::testing::etcd_binary().c_str());                             \
+      std::_Exit(77);                                                                          \
+    }                                                                                          \
+    return true;                                                                               \
   }()
 
 // A port the kernel handed out on 127.0.0.1 and that is free again (a later bind may collide:
@@ -200,26 +200,19 @@ class EtcdCluster {
     std::string cluster;
     for (std::size_t j = 0; j < members_.size(); ++j) {
       if (j != 0) cluster += ",";
-      cluster += "m" + std::to_string(j) + "=http://127.0.0.1:" +
-                 std::to_string(members_[j].peer_port);
+      cluster +=
+          "m" + std::to_string(j) + "=http://127.0.0.1:" + std::to_string(members_[j].peer_port);
     }
     const std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
     const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
-    std::vector<std::string> args = {etcd_binary(),
-                                     "--name", "m" + std::to_string(i),
-                                     "--data-dir", m.data,
-                                     "--listen-client-urls", client,
-                                     "--advertise-client-urls", client,
-                                     "--listen-peer-urls", peer,
-                                     "--initial-advertise-peer-urls", peer,
-                                     "--initial-cluster", cluster,
-                                     "--initial-cluster-token", token_,
-                                     "--initial-cluster-state", "new",
-                                     // Fast elections: failover tests wait for them.
-                                     "--heartbeat-interval", "50",
-                                     "--election-timeout", "500",
-                                     "--logger", "zap",
-                                     "--log-outputs", m.data + ".log"};
+    std::vector<std::string> args = {
+        etcd_binary(), "--name", "m" + std::to_string(i), "--data-dir", m.data,
+        "--listen-client-urls", client, "--advertise-client-urls", client, "--listen-peer-urls",
+        peer, "--initial-advertise-peer-urls", peer, "--initial-cluster", cluster,
+        "--initial-cluster-token", token_, "--initial-cluster-state", "new",
+        // Fast elections: failover tests wait for them.
+        "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap",
+        "--log-outputs", m.data + ".log"};
     (void)fresh;
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());

@@ -2,13 +2,14 @@
 // revision mapping, open errors, and what other etcd clients see on the wire.
 //
 // Thread-safety: each case owns its cluster and stores.
+#include "orch/store/etcd_store.hpp"
+
 #include <string>
 #include <vector>
 
 #include <doctest.h>
 
 #include "etcd_fixture.hpp"
-#include "orch/store/etcd_store.hpp"
 #include "store_test_util.hpp"
 
 namespace orch::store {

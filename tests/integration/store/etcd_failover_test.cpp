@@ -91,8 +91,8 @@ TEST_CASE("etcd failover: the leader killed mid-writes loses no acknowledged wri
     while (!stop.load()) {
       auto got = s.get("/c/counter");
       if (!got.ok()) continue;
-      auto written = s.update("/c/counter", std::to_string(std::stoi(got->value) + 1),
-                              got->mod_revision);
+      auto written =
+          s.update("/c/counter", std::to_string(std::stoi(got->value) + 1), got->mod_revision);
       if (written.ok()) {
         ++increments;
       } else if (written.status().code() == Code::kUnavailable) {
@@ -111,10 +111,9 @@ TEST_CASE("etcd failover: the leader killed mid-writes loses no acknowledged wri
   const auto writes_done = std::chrono::steady_clock::now();
   stop = true;
   counter.join();
-  MESSAGE("writers finished " << std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     writes_done - killed_at)
-                                     .count()
-                              << " ms after the kill");
+  MESSAGE("writers finished "
+          << std::chrono::duration_cast<std::chrono::milliseconds>(writes_done - killed_at).count()
+          << " ms after the kill");
 
   // Every write was acknowledged: unknown outcomes were resolved, none reported as failed.
   for (const auto& f : failed) MESSAGE("failed: " << f);
