@@ -250,9 +250,13 @@ std::vector<WorkItem> Graph::observe(const api::ResourceInfo& resource, const js
   std::vector<OwnerRef> owners = owner_references(object);
   const bool dd = deleting_dependents(object);
   const bool od = orphaning_dependents(object);
+  const std::string_view ns = client::object_namespace(object);
+  // An owner the graph lacks, one deleting its dependents, or one in another namespace (not the
+  // owner a namespaced dependent can have): the dependent needs a look.
   auto owner_calls_for_look = [&](const OwnerRef& ref) {
     const Node* owner = find(ref.uid);
-    return owner == nullptr || owner->deleting_dependents;
+    return owner == nullptr || owner->deleting_dependents ||
+           (owner->resource->namespaced && owner->ns != ns);
   };
 
   auto it = nodes_.find(uid);
@@ -265,7 +269,7 @@ std::vector<WorkItem> Graph::observe(const api::ResourceInfo& resource, const js
     link(uid, owners);
     Node n;
     n.resource = &resource;
-    n.ns = std::string(client::object_namespace(object));
+    n.ns = std::string(ns);
     n.name = std::string(client::object_name(object));
     n.uid = uid;
     it = nodes_.emplace(uid, std::move(n)).first;
@@ -434,7 +438,10 @@ struct GarbageCollector::Core : Reconciler {
   Result<gc::OwnerState> classify(const gc::Graph::Node& dependent, const gc::OwnerRef& ref) const {
     {
       std::lock_guard lock(mu);
-      if (const auto* owner = graph.find(ref.uid)) {
+      const auto* owner = graph.find(ref.uid);
+      // A namespaced owner lives in its dependent's namespace; one elsewhere with that uid is
+      // not it (the live GET below then looks in the right namespace).
+      if (owner && (!owner->resource->namespaced || owner->ns == dependent.ns)) {
         return owner->deleting_dependents ? gc::OwnerState::kWaitingForDependentsDeletion
                                           : gc::OwnerState::kSolid;
       }

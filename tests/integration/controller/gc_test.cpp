@@ -277,3 +277,18 @@ TEST_CASE("an owner reference whose uid no longer matches counts as gone") {
   }));
   CHECK(h.exists(resources::kReplicaSets, "web"));
 }
+
+TEST_CASE("a namespaced owner in another namespace is no owner") {
+  Harness h;
+  h.create(resources::kNamespaces,
+           R"({"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}})");
+  auto elsewhere = h.create(resources::kReplicaSets,
+                            std::string(R"({"apiVersion":"apps/v1","kind":"ReplicaSet",
+                                "metadata":{"name":"web","namespace":"other"},
+                                "spec":{"replicas":1,"selector":{"matchLabels":{"app":"web"}},)") +
+                                kTemplate + "}}");
+  wait_in_graph(h, {elsewhere});
+  create_pod(h, "misplaced", rs_ref(elsewhere));
+  CHECK(wait_until([&] { return !h.exists(resources::kPods, "misplaced"); }));
+  CHECK(h.exists(resources::kReplicaSets, "web", "other"));
+}

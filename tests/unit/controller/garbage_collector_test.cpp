@@ -268,6 +268,17 @@ TEST_CASE("the graph asks for the work each change calls for") {
     CHECK(g.observe(pods, object("p1", "p1", {{"ghost"}})) == Work{del("p1")});
     CHECK(g.forget("ghost") == Work{del("p1")});
   }
+  SUBCASE("an owner in another namespace calls for a look, a cluster-scoped one does not") {
+    auto elsewhere = object("rs", "rs");
+    elsewhere.as_object()["metadata"].as_object()["namespace"] = "other";
+    CHECK(g.observe(rs, elsewhere).empty());
+    CHECK(g.observe(pods, object("p1", "p1", {{"rs"}})) == Work{del("p1")});
+    auto node = json::parse(R"({"metadata":{"name":"node-1","uid":"n1"}})");
+    CHECK(g.observe(resource("", "nodes"), node).empty());
+    CHECK(g.observe(resource("coordination.k8s.io", "leases"),
+                    object("node-1", "l1", {{"n1", false, "Node"}}))
+              .empty());
+  }
   SUBCASE("a dependent's deletion unlinks it from its owners") {
     CHECK(g.observe(rs, object("rs", "rs")).empty());
     CHECK(g.observe(pods, object("p1", "p1", {{"rs", true}})).empty());
