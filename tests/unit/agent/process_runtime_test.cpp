@@ -25,6 +25,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -673,4 +674,61 @@ TEST_CASE("containers start concurrently from many threads") {
     CHECK(wait_for([&] { return f.saw_exit(ids[i]); }));
   }
   CHECK(f.rt->list_containers(pod.uid).size() == kThreads);
+}
+
+TEST_CASE("a runtime in a new process (a restarted agent) adopts what the old one started") {
+  Fixture f;
+  auto pod = f.pod("restarted");
+  auto c = f.container(pod, "main", "busybox", {"sh", "-c", "echo first-agent; sleep 1000"});
+  int pipe_fds[2];
+  REQUIRE(::pipe(pipe_fds) == 0);
+  // The "old agent": a child process that starts the container and dies without cleaning up.
+  pid_t agent = ::fork();
+  REQUIRE(agent >= 0);
+  if (agent == 0) {
+    ::close(pipe_fds[0]);
+    ProcessRuntimeOptions opts;
+    opts.root_dir = f.root.path + "/runtime";
+    auto rt = ProcessRuntime::create(opts);
+    std::string out = "error";
+    if (rt.ok() && (*rt)->run_pod(pod).ok()) {
+      auto id = (*rt)->start_container(pod, c);
+      if (id.ok()) {
+        auto [shim, pid] = (*rt)->pids_for_test(*id);
+        out = *id + " " + std::to_string(shim) + " " + std::to_string(pid);
+      }
+    }
+    [[maybe_unused]] auto n = ::write(pipe_fds[1], out.data(), out.size());
+    ::_exit(0);
+  }
+  ::close(pipe_fds[1]);
+  std::string got;
+  char buf[256];
+  ssize_t n;
+  while ((n = ::read(pipe_fds[0], buf, sizeof buf)) > 0)
+    got.append(buf, static_cast<std::size_t>(n));
+  ::close(pipe_fds[0]);
+  int status = 0;
+  REQUIRE(::waitpid(agent, &status, 0) == agent);
+  std::istringstream in(got);
+  std::string id;
+  int shim = 0;
+  int pid = 0;
+  in >> id >> shim >> pid;
+  REQUIRE_MESSAGE(id.starts_with("process://"), got);
+  CHECK(process_exists(shim));
+  CHECK(process_exists(pid));
+
+  // The new agent: a fresh runtime object in this process (the old shim is not our child).
+  f.open();
+  auto info = f.rt->container_status(id);
+  REQUIRE(info.ok());
+  CHECK(info->state == ContainerState::kRunning);
+  CHECK(info->name == "main");
+  REQUIRE(f.rt->stop_container(id, false).ok());
+  auto exited = f.wait_exited(id);
+  CHECK(exited.exit_code == 128 + SIGTERM);
+  CHECK(wait_for([&] { return f.saw_exit(id); }));
+  CHECK(wait_for([&] { return !process_exists(shim) && !process_exists(pid); }));
+  CHECK(read_file(c.log_path).find("stdout F first-agent\n") != std::string::npos);
 }
