@@ -965,4 +965,14 @@ Result<std::unique_ptr<Controller>> new_deployment_controller(const ControllerCo
       std::make_unique<DeploymentController>(std::move(co), std::move(reconciler), handle));
 }
 
+ControllerRegistration deployment_controller_registration(DeploymentControllerOptions options) {
+  ControllerRegistration r;
+  r.name = kDeploymentControllerName;
+  r.component = kDeploymentControllerComponent;
+  r.factory = [options](const ControllerContext& ctx) {
+    return new_deployment_controller(ctx, options);
+  };
+  return r;
+}
+
 }  // namespace orch::controller

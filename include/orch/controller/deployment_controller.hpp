@@ -29,7 +29,7 @@
 // older than the pods, so a rollout cannot take down more pods than maxUnavailable allows on a
 // ReplicaSet status that has not caught up yet.
 //
-// Usage (the ControllerManager does this for every registered controller):
+// Usage: manager.add(deployment_controller_registration()); or by hand (what the manager does):
 //   auto c = orch::controller::new_deployment_controller(ctx);   // before informers start
 //   ctx.informers->start(); ctx.informers->wait_for_sync(...);
 //   (*c)->start();  ...  (*c)->stop();
@@ -41,6 +41,7 @@
 #include <memory>
 
 #include "orch/controller/controller.hpp"
+#include "orch/controller/manager.hpp"
 #include "orch/status.hpp"
 
 namespace orch::controller {
@@ -50,8 +51,10 @@ struct DeploymentControllerOptions {
   int workers = 2;
 };
 
-// The name the controller is registered under ("deployment"), also its ControllerOptions name.
+// The name the controller is registered under ("deployment"), also its ControllerOptions name,
+// and the component of its events.
 inline constexpr const char* kDeploymentControllerName = "deployment";
+inline constexpr const char* kDeploymentControllerComponent = "deployment-controller";
 
 // Builds the Deployment controller on `ctx` and registers its informer handlers (deployments,
 // replicasets and pods), so it must be called before ctx.informers starts. InvalidArgument when
@@ -59,5 +62,9 @@ inline constexpr const char* kDeploymentControllerName = "deployment";
 // null means the real clock).
 Result<std::unique_ptr<Controller>> new_deployment_controller(
     const ControllerContext& ctx, DeploymentControllerOptions options = {});
+
+// {"deployment", "deployment-controller", new_deployment_controller(ctx, options)}, for
+// ControllerManager::add and register_default_controller.
+ControllerRegistration deployment_controller_registration(DeploymentControllerOptions options = {});
 
 }  // namespace orch::controller
