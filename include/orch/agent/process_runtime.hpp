@@ -29,6 +29,15 @@
 // Container ids: "process://<32 hex>". Exit codes: the process's status, or 128+signal.
 // Reasons: "Completed", "Error", "OOMKilled".
 //
+// Codes beyond Runtime's contract: start_container() is InvalidArgument when the program is not
+// found ("exec: \"x\": executable file not found in $PATH") or the process could not start (a
+// failed chdir or mount; the message says which), NotFound for an unknown image. exec() is
+// Unavailable for a container that is not running and InvalidArgument for a missing program.
+// remove_container() is InvalidArgument for a running container. run_pod() is InvalidArgument
+// when a hostPath of type Directory/File does not exist. remove_pod() also deletes the log files
+// of the pod's containers (and their directories when left empty); it waits (up to 20 s) for
+// the shims to record the exits, so call it off latency-sensitive threads.
+//
 // Thread-safety: every method may be called from any thread; the exit callback runs on the
 // runtime's reaper thread.
 #pragma once
