@@ -369,6 +369,8 @@ SchedulerStats Scheduler::stats() const {
   s.unschedulable = unschedulable_.load();
   s.bind_failures = bind_failures_.load();
   s.errors = errors_.load();
+  s.cycle_seconds = static_cast<double>(cycle_ns_.load()) / 1e9;
+  s.bind_seconds = static_cast<double>(bind_ns_.load()) / 1e9;
   return s;
 }
 
@@ -377,7 +379,11 @@ SchedulerStats Scheduler::stats() const {
 void Scheduler::run_loop() {
   auto last_cleanup = clock_.now();
   while (auto qp = queue_->pop()) {
+    const auto t0 = std::chrono::steady_clock::now();
     schedule_one(std::move(*qp));
+    cycle_ns_ += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     if (clock_.now() - last_cleanup >= kCleanupInterval) {
       last_cleanup = clock_.now();
       if (cache_->cleanup_expired() > 0) queue_->move_all_to_active_or_backoff();
@@ -518,7 +524,11 @@ void Scheduler::bind_async(QueuedPod qp, std::string node, std::shared_ptr<Cycle
   auto shared = std::make_shared<QueuedPod>(std::move(qp));
   post([this, shared, node = std::move(node), state = std::move(state)] {
     const PodInfoPtr pod = shared->pod;
+    const auto t0 = std::chrono::steady_clock::now();
     PluginStatus s = framework_.run_bind(*pod, node);
+    bind_ns_ += static_cast<std::uint64_t>(
+        std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+            .count());
     if (s.ok()) {
       cache_->finish_binding(pod->key);
       queue_->done(pod->key);

@@ -105,6 +105,8 @@ struct SchedulerStats {
   std::uint64_t unschedulable = 0;       // cycles that found no node
   std::uint64_t bind_failures = 0;       // bindings that failed
   std::uint64_t errors = 0;              // cycles that failed with an error
+  double cycle_seconds = 0;              // time spent in scheduling cycles (filter, score, assume)
+  double bind_seconds = 0;               // time binder threads spent binding (summed over threads)
 };
 
 // The adaptive number of nodes to find feasible among `all_nodes` (kube-scheduler's
@@ -212,6 +214,7 @@ class Scheduler {
 
   std::atomic<std::uint64_t> attempts_{0}, scheduled_{0}, unschedulable_{0}, bind_failures_{0},
       errors_{0};
+  std::atomic<std::uint64_t> cycle_ns_{0}, bind_ns_{0};
 };
 
 }  // namespace orch::scheduler

@@ -5,6 +5,7 @@
 #include <doctest.h>
 
 #include <boost/json.hpp>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
@@ -14,6 +15,7 @@
 
 #include "control_plane.hpp"
 #include "orch/client/client.hpp"
+#include "orch/client/informer_factory.hpp"
 #include "orch/client/resource.hpp"
 #include "orch/scheduler/scheduler.hpp"
 
@@ -360,6 +362,80 @@ TEST_CASE("leader election: of two schedulers only the leader schedules; the sta
   REQUIRE(cp.client()->create(kPods, "default", pod2).ok());
   CHECK(wait_until([&] { return second->stats().scheduled == 1; }));
   second->stop();
+}
+
+// A binder that fails its first `failures` calls, then skips so the DefaultBinder binds.
+class FlakyBinder final : public BindPlugin {
+ public:
+  explicit FlakyBinder(int failures) : left_(failures) {}
+  std::string_view name() const override { return "FlakyBinder"; }
+  PluginStatus bind(const PodInfo&, const std::string&) override {
+    if (left_.fetch_sub(1) > 0) return PluginStatus::error("injected binding failure");
+    return PluginStatus::skip();
+  }
+
+ private:
+  std::atomic<int> left_;
+};
+
+TEST_CASE("a failed binding forgets the assumption, says so, and the pod is retried") {
+  ControlPlane cp;
+  REQUIRE(cp.add_node("n1", "1").ok());
+  SchedulerOptions o;
+  o.binder_threads = 1;
+  o.pod_initial_backoff = 10ms;
+  o.pod_max_backoff = 50ms;
+  auto client = cp.client();
+  o.configure_framework = [client](Framework& fw) {
+    Framework f;
+    f.add(std::make_shared<FlakyBinder>(2));
+    f.add(std::make_shared<NodeResourcesFit>());
+    f.add(std::make_shared<DefaultBinder>(client));
+    fw = std::move(f);
+  };
+  auto s = Scheduler::create(cp.client(), o);
+  REQUIRE(s.ok());
+  auto& sched = *s.value();
+  REQUIRE(sched.start().ok());
+  json::value pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},
+    "spec":{"containers":[{"name":"c","image":"kuard","resources":{"requests":{"cpu":"800m"}}}]}})");
+  REQUIRE(cp.client()->create(kPods, "default", pod).ok());
+  CHECK(wait_until([&] {
+    auto p = cp.client()->get(kPods, "default", "x");
+    return p.ok() && str_at(*p, {"spec", "nodeName"}) == "n1";
+  }));
+  CHECK(sched.stats().bind_failures == 2);
+  CHECK(sched.stats().scheduled == 1);
+  // The failed assumptions were forgotten: the node counts the pod once.
+  NodeInfo n;
+  CHECK(wait_until([&] { return sched.cache_for_test().node_for_test("n1", n) && !sched.cache_for_test().is_assumed("default/x"); }));
+  CHECK(n.requested.milli_cpu == 800);
+  CHECK(n.pod_count == 1);
+  sched.stop();
+}
+
+TEST_CASE("built on shared informers of an InformerFactory") {
+  ControlPlane cp;
+  REQUIRE(cp.add_node("n1").ok());
+  client::InformerFactory informers(cp.client());
+  auto s = Scheduler::create(informers, {});
+  REQUIRE_MESSAGE(s.ok(), s.status().to_string());
+  REQUIRE(s.value()->start().ok());
+  json::value pod = json::parse(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"x"},
+    "spec":{"containers":[{"name":"c","image":"kuard"}]}})");
+  REQUIRE(cp.client()->create(kPods, "default", pod).ok());
+  CHECK(wait_until([&] {
+    auto p = cp.client()->get(kPods, "default", "x");
+    return p.ok() && str_at(*p, {"spec", "nodeName"}) == "n1";
+  }));
+  // The factory's pod informer is the one the scheduler used.
+  CHECK(wait_until([&] {
+    auto p = informers.informer(kPods).get("default", "x");
+    return p && str_at(*p, {"spec", "nodeName"}) == "n1";
+  }));
+  s.value()->stop();
+  s.value().reset();
+  informers.stop();
 }
 
 }  // namespace
