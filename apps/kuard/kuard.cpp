@@ -29,16 +29,17 @@
 #include <cstring>
 #include <ctime>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -561,6 +562,20 @@ void serve_connection(Server& s, int fd, std::string peer) {
   ::close(fd);
 }
 
+struct Connection {
+  Server* server;
+  int fd;
+  std::string peer;
+};
+
+void* run_connection(void* arg) {
+  std::unique_ptr<Connection> c(static_cast<Connection*>(arg));
+  serve_connection(*c->server, c->fd, c->peer);
+  std::lock_guard lock(c->server->mu);
+  if (--c->server->active == 0) c->server->cv.notify_all();
+  return nullptr;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -655,11 +670,21 @@ int main(int argc, char** argv) {
       std::lock_guard lock(s.mu);
       ++s.active;
     }
-    std::thread([&s, cfd, peer_text = std::string(pip) + ":" + std::to_string(pport)] {
-      serve_connection(s, cfd, peer_text);
+    // Small stacks: under a memory limit enforced with RLIMIT_DATA, thread stacks count.
+    auto* job = new Connection{&s, cfd, std::string(pip) + ":" + std::to_string(pport)};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t thread;
+    if (pthread_create(&thread, &attr, run_connection, job) != 0) {
+      // Out of threads or memory: shed this connection rather than die.
+      ::close(cfd);
+      delete job;
       std::lock_guard lock(s.mu);
       if (--s.active == 0) s.cv.notify_all();
-    }).detach();
+    }
+    pthread_attr_destroy(&attr);
     return true;
   };
 

@@ -732,3 +732,31 @@ TEST_CASE("a runtime in a new process (a restarted agent) adopts what the old on
   CHECK(wait_for([&] { return !process_exists(shim) && !process_exists(pid); }));
   CHECK(read_file(c.log_path).find("stdout F first-agent\n") != std::string::npos);
 }
+
+#if !defined(__SANITIZE_ADDRESS__)  // ASan's shadow memory does not fit under RLIMIT_DATA
+TEST_CASE("kuard serves concurrent requests under a 64Mi memory limit") {
+  Fixture f;
+  auto pod = f.pod("kuard-limited");
+  auto c = f.container(pod, "kuard", "kuard:blue");
+  c.container.resources.limits["memory"] = *orch::api::Quantity::parse("64Mi");
+  std::string id = f.start(pod, c);
+  REQUIRE(wait_for([&] {
+    auto page = http_get(pod.pod_ip, 8080, "/ready");
+    return page.has_value() && page->find("200 OK") != std::string::npos;
+  }));
+  constexpr int kClients = 16;
+  std::atomic<int> ok{0};
+  std::vector<std::thread> clients;
+  for (int i = 0; i < kClients; ++i) {
+    clients.emplace_back([&] {
+      auto page = http_get(pod.pod_ip, 8080, "/");
+      if (page && page->find(">blue<") != std::string::npos) ++ok;
+    });
+  }
+  for (auto& t : clients) t.join();
+  CHECK(ok == kClients);
+  auto info = f.rt->container_status(id);
+  REQUIRE(info.ok());
+  CHECK(info->state == ContainerState::kRunning);
+}
+#endif
