@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,11 +67,46 @@ inline int free_port() {
   return ntohs(addr.sin_port);
 }
 
-// POSTs `body` to `url`; returns the HTTP status (0 when the request failed) and the body.
+// TLS material (PEM files) for a cluster that serves https and requires client certificates.
+struct EtcdTls {
+  std::string ca;                       // signs both certificates
+  std::string server_cert, server_key;  // for 127.0.0.1
+  std::string client_cert, client_key;
+};
+
+// A throwaway CA, server and client certificate in `dir`, made with the openssl tool; nullopt
+// when that is not available.
+inline std::optional<EtcdTls> make_test_tls(const std::string& dir) {
+  EtcdTls t{dir + "/ca.crt", dir + "/server.crt", dir + "/server.key", dir + "/client.crt",
+            dir + "/client.key"};
+  const std::string script =
+      "set -e; cd '" + dir +
+      "'; K='-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes'; "
+      "openssl req -x509 $K -keyout ca.key -out ca.crt -days 2 -subj /CN=orch-test-ca; "
+      "printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth\n' > s.ext; "
+      "printf 'extendedKeyUsage=clientAuth\n' > c.ext; "
+      "openssl req $K -keyout server.key -out server.csr -subj /CN=127.0.0.1; "
+      "openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile s.ext -out server.crt; "
+      "openssl req $K -keyout client.key -out client.csr -subj /CN=orch-test-client; "
+      "openssl x509 -req -in client.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 2 "
+      "-extfile c.ext -out client.crt";
+  const std::string command = "{ " + script + "; } >/dev/null 2>&1";
+  if (std::system(command.c_str()) != 0) return std::nullopt;
+  return t;
+}
+
+// POSTs `body` to `url` (with `tls`'s CA and client certificate for https); returns the HTTP
+// status (0 when the request failed) and the body.
 inline long etcd_post(const std::string& url, const std::string& body, std::string* out = nullptr,
-                      long timeout_ms = 1000) {
+                      long timeout_ms = 1000, const EtcdTls* tls = nullptr) {
   CURL* h = curl_easy_init();
   std::string response;
+  if (tls != nullptr) {
+    curl_easy_setopt(h, CURLOPT_CAINFO, tls->ca.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLCERT, tls->client_cert.c_str());
+    curl_easy_setopt(h, CURLOPT_SSLKEY, tls->client_key.c_str());
+  }
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.c_str());
@@ -90,7 +126,8 @@ inline long etcd_post(const std::string& url, const std::string& body, std::stri
 
 class EtcdCluster {
  public:
-  explicit EtcdCluster(int members) : members_(static_cast<std::size_t>(members)) {
+  explicit EtcdCluster(int members, std::optional<EtcdTls> tls = std::nullopt)
+      : tls_(std::move(tls)), members_(static_cast<std::size_t>(members)) {
     REQUIRE_MESSAGE(etcd_available(), "etcd is not installed");
     for (int round = 0;; ++round) {
       REQUIRE_MESSAGE(round < 5, "etcd did not start; see " << dir_.path());
@@ -116,7 +153,13 @@ class EtcdCluster {
 
   int size() const { return static_cast<int>(members_.size()); }
   std::string endpoint(int i) const {
-    return "http://127.0.0.1:" + std::to_string(members_[static_cast<std::size_t>(i)].client_port);
+    return std::string(tls_.has_value() ? "https" : "http") +
+           "://127.0.0.1:" + std::to_string(members_[static_cast<std::size_t>(i)].client_port);
+  }
+  // POST to member i (with the client certificate when the cluster uses TLS).
+  long post(int i, const std::string& path, const std::string& body,
+            std::string* out = nullptr) const {
+    return etcd_post(endpoint(i) + path, body, out, 1000, tls_.has_value() ? &*tls_ : nullptr);
   }
   std::vector<std::string> endpoints() const {
     std::vector<std::string> out;
@@ -144,13 +187,13 @@ class EtcdCluster {
     for (int i = 0; i < size(); ++i) {
       if (!running(i)) continue;
       std::string body;
-      if (etcd_post(endpoint(i) + "/v3/maintenance/status", "{}", &body) != 200) continue;
+      if (post(i, "/v3/maintenance/status", "{}", &body) != 200) continue;
       const std::string leader = field(body, "leader");
       if (leader.empty() || leader == "0") continue;
       for (int j = 0; j < size(); ++j) {
         if (!running(j)) continue;
         std::string other;
-        if (etcd_post(endpoint(j) + "/v3/maintenance/status", "{}", &other) != 200) continue;
+        if (post(j, "/v3/maintenance/status", "{}", &other) != 200) continue;
         if (field(other, "member_id") == leader) return j;
       }
     }
@@ -164,7 +207,7 @@ class EtcdCluster {
       bool all = true;
       for (int i = 0; i < size() && all; ++i) {
         if (!running(i)) continue;
-        all = etcd_post(endpoint(i) + "/v3/kv/range", R"({"key":"AA=="})") == 200;
+        all = post(i, "/v3/kv/range", R"({"key":"AA=="})") == 200;
       }
       if (all) return true;
       if (std::chrono::steady_clock::now() >= deadline) return false;
@@ -203,7 +246,7 @@ class EtcdCluster {
       cluster +=
           "m" + std::to_string(j) + "=http://127.0.0.1:" + std::to_string(members_[j].peer_port);
     }
-    const std::string client = "http://127.0.0.1:" + std::to_string(m.client_port);
+    const std::string client = endpoint(static_cast<int>(i));
     const std::string peer = "http://127.0.0.1:" + std::to_string(m.peer_port);
     std::vector<std::string> args = {
         etcd_binary(), "--name", "m" + std::to_string(i), "--data-dir", m.data,
@@ -213,6 +256,14 @@ class EtcdCluster {
         // Fast elections: failover tests wait for them.
         "--heartbeat-interval", "50", "--election-timeout", "500", "--logger", "zap",
         "--log-outputs", m.data + ".log"};
+    if (tls_.has_value()) {
+      for (const std::string& a :
+           {std::string("--cert-file"), tls_->server_cert, std::string("--key-file"),
+            tls_->server_key, std::string("--trusted-ca-file"), tls_->ca,
+            std::string("--client-cert-auth")}) {
+        args.push_back(a);
+      }
+    }
     (void)fresh;
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -236,6 +287,7 @@ class EtcdCluster {
   }
 
   TempDir dir_;
+  const std::optional<EtcdTls> tls_;
   std::string token_;
   std::vector<Member> members_;
 };

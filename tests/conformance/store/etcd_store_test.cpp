@@ -110,5 +110,42 @@ TEST_CASE("etcd: a dead first endpoint is skipped") {
   CHECK(got.events[0].kv.key == "/a");
 }
 
+TEST_CASE("etcd: TLS with a client certificate") {
+  testing::TempDir certs;
+  auto tls = testing::make_test_tls(certs.path());
+  if (!tls.has_value()) {
+    MESSAGE("the openssl tool is not available: TLS case skipped");
+    return;
+  }
+  EtcdCluster cluster(1, *tls);
+  EtcdOptions options;
+  options.endpoints = cluster.endpoints();
+  REQUIRE(options.endpoints[0].rfind("https://", 0) == 0);
+  options.ca_file = tls->ca;
+  options.cert_file = tls->client_cert;
+  options.key_file = tls->client_key;
+  auto opened = open_etcd_store(options);
+  REQUIRE_MESSAGE(opened.ok(), opened.status().to_string());
+  Store& s = **opened;
+  auto w = s.watch("/t/", 0);
+  REQUIRE(w.ok());
+  REQUIRE(s.create("/t/a", "secret").ok());
+  CHECK(s.get("/t/a")->value == "secret");
+  auto got = collect(**w, 1, 10s);
+  REQUIRE(got.events.size() == 1);
+  CHECK(got.events[0].kv.value == "secret");
+
+  // Without the client certificate the member refuses the connection.
+  EtcdOptions no_cert = options;
+  no_cert.cert_file.clear();
+  no_cert.key_file.clear();
+  no_cert.operation_timeout = 500ms;
+  CHECK(open_etcd_store(no_cert).status().code() == Code::kUnavailable);
+  // Only one of cert and key is a configuration error.
+  EtcdOptions half = options;
+  half.key_file.clear();
+  CHECK(open_etcd_store(half).status().code() == Code::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace orch::store
