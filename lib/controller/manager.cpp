@@ -202,6 +202,8 @@ void ControllerManager::run() {
       last_error_ = s;
     }
     state_.store(State::kFailed);
+    // A manager that cannot run must not sit on the lease: release it for a standby.
+    if (elector_) elector_->stop();
     return;
   }
   bool lost = false;

@@ -95,7 +95,8 @@ class ControllerManager {
     kStarting,        // leads; building controllers, syncing caches
     kRunning,         // every controller runs
     kLostLeadership,  // lost the lease; controllers stopped
-    kFailed,          // a factory or start failed (last_error()); controllers stopped
+    kFailed,          // a factory or start failed (last_error()); controllers stopped, lease
+                      // released
     kStopped,         // stop() was called
   };
 
