@@ -18,7 +18,9 @@
 // - Events: Normal Scheduled "Successfully assigned default/kuard to node-1"; Warning
 //   FailedScheduling "0/3 nodes are available: 3 Insufficient cpu."; and the pod's PodScheduled
 //   condition False with reason Unschedulable (a status patch), as Kubernetes does.
-// - Leader election: see SchedulerOptions::leader_election.
+// - Leader election: SchedulerOptions::leader_election = lease_leader_hook(client, identity) runs
+//   the scheduling loop only while holding the Lease kube-system/orch-scheduler; informers and
+//   the cache stay warm on a standby so it takes over at once.
 //
 // Thread-safety: start() and stop() from one owning thread; stats() from any thread.
 #pragma once
@@ -55,8 +57,8 @@ struct HandlerGuard;
 
 // Leader election hook: run the scheduler only while leading. `run_while_leading` is called on
 // start(); it must call `on_started_leading` when leadership is acquired and
-// `on_stopped_leading` when it is lost, and stop when `stop` is called. (The controller
-// package's LeaderElector plugs in here; see scheduler.cpp's make_lease_leader_hook.)
+// `on_stopped_leading` when it is lost, and stop when `stop` is called. lease_leader_hook()
+// below builds one on controller::LeaderElector.
 struct LeaderHook {
   std::function<Status(std::function<void()> on_started_leading,
                        std::function<void()> on_stopped_leading)>
