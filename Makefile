@@ -1,5 +1,5 @@
-# liborch's front door. `make test` installs what is missing, builds, and runs every suite.
-# `make up` (the single-machine cluster) arrives with the executables issue.
+# liborch's front door. `make up` installs what is missing, builds the server and runs a
+# single-machine cluster in the foreground; `make test` builds and runs every suite.
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
@@ -9,7 +9,10 @@ export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 MESON_TEST = meson test --num-processes $(JOBS) --print-errorlogs $(addprefix --suite ,$(SUITES))
 
-.PHONY: deps build test test-asan bench clean
+.PHONY: deps build up test test-asan bench clean
+
+# Where `make up` keeps the cluster's state (store, pods, logs, kubeconfig).
+DATA_DIR ?= $(CURDIR)/.cache/orch-data
 
 deps:
 	@scripts/install-deps.sh
@@ -21,6 +24,11 @@ $(BUILD)/build.ninja: | deps
 
 build: deps $(BUILD)/build.ninja
 	meson compile -C $(BUILD) -j $(JOBS)
+
+# Only what the cluster needs: the server and the kuard image.
+up: deps $(BUILD)/build.ninja
+	meson compile -C $(BUILD) -j $(JOBS) orch-server kuard
+	$(BUILD)/apps/orch-server/orch-server --data-dir $(DATA_DIR) $(ARGS)
 
 test: build
 	@$(MESON_TEST) -C $(BUILD) > $(BUILD)/test-output.txt 2>&1; status=$$?; \

@@ -391,9 +391,12 @@ class EndpointsReconciler final : public Reconciler {
         if (ce && *ce == json::value(endpoints) && at(cur, {"ports"}) && *at(cur, {"ports"}) == ports_v) {
           continue;
         }
-        cur.as_object()["endpoints"] = std::move(endpoints);
-        cur.as_object()["ports"] = ports_v;
-        auto u = client_->update(kEndpointSlices, ns, cur);
+        // The informer's copy may trail our own last write: update the API's current version.
+        auto fresh = client_->get(kEndpointSlices, ns, client::object_name(cur));
+        if (!fresh.ok()) return fresh.status();
+        fresh->as_object()["endpoints"] = std::move(endpoints);
+        fresh->as_object()["ports"] = ports_v;
+        auto u = client_->update(kEndpointSlices, ns, *fresh);
         if (!u.ok()) return u.status();
         continue;
       }

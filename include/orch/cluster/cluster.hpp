@@ -1,0 +1,119 @@
+// Cluster: a whole liborch cluster in the calling process — store, API server, controller
+// manager, scheduler, load balancer, and N nodes (each an agent with its process runtime and
+// service proxy, or simulated nodes) — started from options and stopped by the destructor.
+//
+//   auto c = orch::cluster::Cluster::start({.nodes = 3});
+//   auto client = (*c)->client();            // in-process transport, no socket
+//   ... create a Deployment; (*c)->wait_ready(...) ...
+//
+// orch-server is this class with HTTP on, one node named after the host, and a data directory
+// that outlives it.
+//
+// Addresses: every cluster gets its own block of 127.0.0.0/8 so several clusters (in one process
+// or several) do not collide; see address_plan() for the exact ranges.
+//
+// Thread-safety: every method may be called from any thread. Start and stop are not concurrent
+// with each other.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "orch/client/client.hpp"
+#include "orch/status.hpp"
+#include "orch/util/clock.hpp"
+
+namespace orch::apiserver {
+class ApiServer;
+}
+
+namespace orch::cluster {
+
+enum class RuntimeKind : std::uint8_t {
+  kProcess,    // pods are real processes (kuard, busybox, imported images)
+  kSimulated,  // pods go Running at once; no processes (kwok-like), for scale and harnesses
+};
+
+// The address ranges of one cluster.
+struct AddressPlan {
+  std::string service_cidr;        // ClusterIPs
+  std::string load_balancer_cidr;  // external addresses of LoadBalancer Services
+  std::vector<std::string> node_ips;
+  std::vector<std::string> pod_cidrs;  // one /24 per node
+};
+
+// The plan for address block `block` (0: the single-cluster defaults orch-server uses:
+// services 127.96.0.0/16, load balancers 127.240.0.0/16, nodes 127.0.0.1.., pods 127.1.<i>.0/24;
+// 1..255: 127.(96+b/16).((b%16)*16).0/20, 127.(240+b/16).((b%16)*16).0/20, 127.64.b.(i+1),
+// 127.(2+b%60).<i>.0/24).
+AddressPlan address_plan(std::uint32_t block, std::size_t nodes);
+
+struct ClusterOptions {
+  // Number of nodes. 0: a control plane only. Default: 1.
+  std::size_t nodes = 1;
+  // Node names; missing ones are "<node_name_prefix><i>". Default: none.
+  std::vector<std::string> node_names{};
+  // Default: "node-".
+  std::string node_name_prefix = "node-";
+  RuntimeKind runtime = RuntimeKind::kProcess;
+  // State (SQLite store, pod directories, logs, kubeconfig). Empty: a temp dir removed when the
+  // cluster stops. Default: "".
+  std::string data_dir{};
+  // Serve the Kubernetes API over HTTP on http_address:http_port (0 picks a free port) and write
+  // <data_dir>/kubeconfig naming it. Default: false (in-process only, no socket).
+  bool serve_http = false;
+  std::string http_address = "127.0.0.1";
+  std::uint16_t http_port = 0;
+  // Address block (see address_plan). Default: one chosen per cluster from the process id and a
+  // counter, so parallel clusters rarely collide.
+  std::optional<std::uint32_t> address_block{};
+  // Node capacity (cpu, memory, pods). Default: the machine's.
+  std::map<std::string, std::string> node_capacity{};
+  // Controllers and the scheduler campaign for their Leases first. Default: false.
+  bool leader_election = false;
+  // Every time-driven part reads this clock. Not owned. Default: real_clock().
+  util::Clock* clock = nullptr;
+  // Agents' lease renew interval. Default: 10 s.
+  std::chrono::milliseconds lease_renew_interval{10'000};
+  // The kuard binary for the process runtime. Default: found next to the executable.
+  std::string kuard_path{};
+  // stop() leaves pod processes running, for a later start on the same data_dir to adopt (what
+  // orch-server does on SIGTERM, as k3s). Default: false (stop() kills every pod).
+  bool keep_pods_on_stop = false;
+};
+
+class Cluster {
+ public:
+  // Starts everything and returns once the API serves and every node has registered.
+  static Result<std::unique_ptr<Cluster>> start(ClusterOptions options = {});
+  // stop()s.
+  virtual ~Cluster() = default;
+
+  // A client on the in-process transport.
+  virtual std::shared_ptr<client::Client> client() const = 0;
+  // "http://127.0.0.1:PORT", or "" when not serving HTTP.
+  virtual std::string url() const = 0;
+  // <data_dir>/kubeconfig, or "" when not serving HTTP.
+  virtual std::string kubeconfig_path() const = 0;
+  virtual const std::string& data_dir() const = 0;
+  virtual const AddressPlan& addresses() const = 0;
+  virtual std::vector<std::string> node_names() const = 0;
+  virtual apiserver::ApiServer& api_server() = 0;
+
+  // Waits until every node is Ready. DeadlineExceeded on timeout.
+  virtual Status wait_ready(std::chrono::milliseconds timeout) = 0;
+
+  // Fault injection: stop a node's agent (its lease stops, its pods keep running) and start it
+  // again (it adopts its pods). NotFound for an unknown node.
+  virtual Status stop_node(const std::string& name) = 0;
+  virtual Status start_node(const std::string& name) = 0;
+
+  // Stops every component, kills every pod process, removes a temp data dir. Idempotent.
+  virtual void stop() = 0;
+};
+
+}  // namespace orch::cluster
