@@ -5,11 +5,14 @@
 #include "orch/controller/replicaset_controller.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <set>
 #include <string>
+#include <system_error>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
@@ -28,6 +31,9 @@ using client::resources::kPods;
 using client::resources::kReplicaSets;
 
 namespace {
+
+// Creates of one slow-start batch in flight at once.
+constexpr int kMaxParallelCreates = 16;
 
 // ----------------------------------------------------------------------------- JSON helpers
 
@@ -621,28 +627,49 @@ Status ReplicaSetReconciler::create_pods(const json::value& rs, const std::strin
   }
 
   expectations_.expect_creations(key, diff);
-  int succeeded = 0;
-  Status error;
-  // Slow start: batches of 1, 2, 4, ... so that a failing create (quota, a bad template) costs
-  // one request instead of `diff`.
-  for (int batch = 1, remaining = diff; remaining > 0 && error.ok();
-       remaining -= batch, batch *= 2) {
-    batch = std::min(batch, remaining);
-    for (int i = 0; i < batch; ++i) {
-      auto created = client_->create(kPods, ns, pod);
-      if (created.ok()) {
-        ++succeeded;
-        event(rs, "Normal", "SuccessfulCreate",
-              fmt::format("Created pod: {}", client::object_name(*created)));
-        continue;
-      }
-      const Status& s = created.status();
-      event(rs, "Warning", "FailedCreate", fmt::format("Error creating: {}", s.message()));
-      if (error.ok()) error = s;
+  std::atomic<int> succeeded{0};
+  std::mutex error_mu;
+  Status error;  // guarded by error_mu while a batch runs
+  auto create_one = [&] {
+    auto created = client_->create(kPods, ns, pod);
+    if (created.ok()) {
+      ++succeeded;
+      event(rs, "Normal", "SuccessfulCreate",
+            fmt::format("Created pod: {}", client::object_name(*created)));
+      return;
     }
+    const Status& s = created.status();
+    event(rs, "Warning", "FailedCreate", fmt::format("Error creating: {}", s.message()));
+    std::lock_guard lock(error_mu);
+    if (error.ok()) error = s;
+  };
+  // Slow start: batches of 1, 2, 4, ..., each sent concurrently (up to kMaxParallelCreates at
+  // once), so that a failing create (quota, a bad template) costs one request instead of `diff`,
+  // and a large scale-up shares the store's group commits.
+  for (int batch = 1, remaining = diff; remaining > 0; remaining -= batch, batch *= 2) {
+    {
+      std::lock_guard lock(error_mu);
+      if (!error.ok()) break;
+    }
+    batch = std::min(batch, remaining);
+    std::atomic<int> next{0};
+    auto drain = [&] {
+      while (next.fetch_add(1) < batch) create_one();
+    };
+    std::vector<std::thread> helpers;
+    const int threads = std::min(batch, kMaxParallelCreates) - 1;
+    for (int i = 0; i < threads; ++i) {
+      try {
+        helpers.emplace_back(drain);
+      } catch (const std::system_error&) {
+        break;  // no thread to spare: this thread does the rest
+      }
+    }
+    drain();
+    for (auto& t : helpers) t.join();
   }
   // Creates that failed or were skipped will never be observed.
-  if (int unobserved = diff - succeeded; unobserved > 0) {
+  if (int unobserved = diff - succeeded.load(); unobserved > 0) {
     expectations_.creation_observed(key, unobserved);
   }
   return error;

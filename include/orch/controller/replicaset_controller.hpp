@@ -4,8 +4,8 @@
 // - Pods are created from spec.template with generateName "<replicaset>-" (the API server adds 5
 //   characters of "bcdfghjklmnpqrstvwxz2456789"), the template's labels, annotations and spec, in
 //   the ReplicaSet's namespace, with an ownerReference to it (controller and blockOwnerDeletion
-//   true). Creates go in slow-start batches (1, 2, 4, ...; a failing batch stops the rest), at
-//   most burst_replicas per sync.
+//   true). Creates go in slow-start batches (1, 2, 4, ..., each batch sent concurrently; a
+//   failing batch stops the rest), at most burst_replicas per sync.
 // - Expectations (Kubernetes' ControllerExpectations): after asking for N creates or deleting
 //   some pods, the controller does not create or delete again for that ReplicaSet until the pod
 //   informer has seen every one of them (or 5 minutes passed), so a slow cache never makes it

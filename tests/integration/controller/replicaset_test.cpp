@@ -251,6 +251,15 @@ TEST_CASE("scaling to 10 and back to 7 deletes the not-Ready pods first") {
   CHECK(wait_until([&] { return env.all_pods().empty() && env.settled("web", 0); }));
 }
 
+TEST_CASE("a large scale-up creates exactly the pods asked for (slow-start batches, expectations)") {
+  Env env;
+  REQUIRE(env.api().create(kReplicaSets, "default", make_rs("big", 60)).ok());
+  REQUIRE(wait_until([&] { return env.settled("big", 60); }, std::chrono::seconds(120)));
+  std::this_thread::sleep_for(300ms);
+  CHECK(env.all_pods().size() == 60);
+  CHECK(wait_until([&] { return env.count_events("big", "SuccessfulCreate") == 60; }));
+}
+
 TEST_CASE("a pod deleted by hand is replaced") {
   Env env;
   REQUIRE(env.api().create(kReplicaSets, "default", make_rs("web", 3)).ok());
