@@ -177,8 +177,11 @@ int main(int argc, char** argv) {
       return orch::not_found("pod " + std::string(ns) + "/" + std::string(name) +
                              " is not on this node");
     }
-    return orch::agent::PodLocation{"uid-" + std::string(name), pod_ip,
-                                    log_root + "/" + std::string(ns) + "_" + std::string(name)};
+    orch::agent::PodLocation loc;
+    loc.uid = "uid-" + std::string(name);
+    loc.pod_ip = pod_ip;
+    loc.log_dir = log_root + "/" + std::string(ns) + "_" + std::string(name);
+    return loc;
   };
   auto node_server = orch::agent::NodeServer::start(no);
   if (!node_server.ok()) {

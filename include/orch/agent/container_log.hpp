@@ -95,6 +95,9 @@ class ContainerLogReader {
   // log has ended (not following and all read, the limit reached, or the followed file
   // superseded by a later restart or removed).
   std::optional<std::string> read();
+  // Ends following: the next read() returns what is left in the file, and the one after it
+  // nullopt. For a container that has exited (Kubernetes ends `logs -f` then).
+  void stop_following();
 
  private:
   struct Impl;

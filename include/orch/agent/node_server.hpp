@@ -9,7 +9,8 @@
 //       &timestamps=&previous=&limitBytes=
 //     200, `Content-Type: text/plain`, chunked: the log as ContainerLogReader reads it
 //     (container_log.hpp); with follow=true the response stays open and grows until the
-//     container's log is superseded (restart) or removed, or the client goes away.
+//     container exits (PodLocation::container_running), its log is superseded (restart) or
+//     removed, or the client goes away.
 //     400 for bad options or no previous restart, 404 for an unknown pod or a container without a
 //     log. Error bodies are one line of text.
 //
@@ -43,6 +44,11 @@ struct PodLocation {
   std::string uid;
   std::string pod_ip;   // the address port-forward connects to
   std::string log_dir;  // the pod's log directory (container_log.hpp's pod_log_dir)
+  // Optional: whether the named container is running now. When set, a followed log ends (after
+  // a last read of its file) once it returns false, as `kubectl logs -f` ends when the container
+  // exits. Unset: a followed log ends only when a later restart's file appears or the client
+  // leaves. Called on the server's network thread, every 100 ms while a followed log is idle.
+  std::function<bool(std::string_view container)> container_running;
 };
 
 struct NodeServerOptions {

@@ -329,6 +329,7 @@ struct ContainerLogReader::Impl {
         ended = true;
       }
     }
+    if (!options.follow) ended = true;  // stop_following(): this drain was the last read
     std::string out;
     for (auto& l : lines) out += l;
     bool was_ended = ended;
@@ -385,5 +386,7 @@ std::optional<std::string> ContainerLogReader::read() {
   }
   return s.next();
 }
+
+void ContainerLogReader::stop_following() { impl_->options.follow = false; }
 
 }  // namespace orch::agent

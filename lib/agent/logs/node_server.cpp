@@ -359,6 +359,10 @@ struct NodeServer::Impl {
         continue;
       }
       if (std::chrono::steady_clock::now() - activity.last > kIdleTimeout) co_return;
+      if (options_or->follow && loc->container_running && !loc->container_running(container)) {
+        reader->stop_following();  // the container exited: one last read, then the end
+        continue;
+      }
       // Nothing new: wait a poll period, or less if the client goes away.
       timer.expires_after(kLogPoll);
       auto which = co_await (timer.async_wait(kTuple) ||

@@ -227,5 +227,21 @@ TEST_CASE("follow returns what is appended, across a rotation, until a restart s
   CHECK(ended);
 }
 
+TEST_CASE("stop_following: the rest of the file, then the end") {
+  TempDir dir;
+  const std::string f0 = container_log_path(dir.path, "web", 0);
+  append(f0, line(1, "a"));
+  LogOptions o;
+  o.follow = true;
+  auto r = ContainerLogReader::open(dir.path, "web", o, "p");
+  REQUIRE(r.ok());
+  CHECK((*r)->read() == std::string("a\n"));
+  CHECK((*r)->read() == std::string());
+  append(f0, line(2, "last words"));
+  (*r)->stop_following();
+  CHECK((*r)->read() == std::string("last words\n"));
+  CHECK(!(*r)->read());
+}
+
 }  // namespace
 }  // namespace orch::agent

@@ -106,13 +106,23 @@ struct Fixture {
   EchoServer echo;
   std::unique_ptr<NodeServer> server;
   net::io_context ioc;
+  std::shared_ptr<std::atomic<bool>> running = std::make_shared<std::atomic<bool>>(true);
 
   Fixture() {
     NodeServerOptions o;
     o.token = "s3cret";
     std::string log_dir = dir.path;
-    o.resolve_pod = [log_dir](std::string_view ns, std::string_view name) -> Result<PodLocation> {
-      if (ns == "default" && name == "web") return PodLocation{"uid-1", "127.0.0.1", log_dir};
+    auto run = running;
+    o.resolve_pod = [log_dir, run](std::string_view ns,
+                                   std::string_view name) -> Result<PodLocation> {
+      if (ns == "default" && name == "web") {
+        PodLocation loc;
+        loc.uid = "uid-1";
+        loc.pod_ip = "127.0.0.1";
+        loc.log_dir = log_dir;
+        loc.container_running = [run](std::string_view) { return run->load(); };
+        return loc;
+      }
       return not_found("pods \"" + std::string(name) + "\" not found");
     };
     auto s = NodeServer::start(std::move(o));
@@ -225,6 +235,31 @@ TEST_CASE("node server: a followed log streams as the file grows") {
   CHECK(!ec);
   CHECK(parser.is_done());
   CHECK(parser.get().body() == "first\nsecond\n");
+}
+
+TEST_CASE("node server: a followed log ends when the container exits") {
+  Fixture f;
+  const std::string file = container_log_path(f.dir.path, "c", 0);
+  append(file, format_cri_line(kT0, "stdout", false, "first"));
+  auto s = f.connect();
+  http::request<http::empty_body> req{http::verb::get, "/containerLogs/default/web/c?follow=1", 11};
+  req.set(http::field::authorization, "Bearer s3cret");
+  http::write(s, req);
+  beast::flat_buffer buf;
+  http::response_parser<http::string_body> parser;
+  http::read_header(s, buf, parser);
+  while (parser.get().body().empty()) {
+    boost::system::error_code ec;
+    http::read_some(s, buf, parser, ec);
+    if (ec) break;
+  }
+  CHECK(parser.get().body() == "first\n");
+  append(file, format_cri_line(kT0, "stdout", false, "goodbye"));
+  *f.running = false;
+  boost::system::error_code ec;
+  http::read(s, buf, parser, ec);
+  CHECK(!ec);
+  CHECK(parser.get().body() == "first\ngoodbye\n");
 }
 
 // Upgrades one connection to the pod's port; returns the socket after the 101.

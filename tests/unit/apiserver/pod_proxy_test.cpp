@@ -143,7 +143,11 @@ struct Cluster {
     std::string logs = dir.path;
     no.resolve_pod = [logs](std::string_view, std::string_view name)
         -> Result<agent::PodLocation> {
-      return agent::PodLocation{"uid", "127.0.0.1", logs + "/" + std::string(name)};
+      agent::PodLocation loc;
+      loc.uid = "uid";
+      loc.pod_ip = "127.0.0.1";
+      loc.log_dir = logs + "/" + std::string(name);
+      return loc;
     };
     auto n = agent::NodeServer::start(no);
     REQUIRE(n.ok());
