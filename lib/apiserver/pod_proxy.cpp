@@ -147,11 +147,11 @@ net::awaitable<boost::system::error_code> write_all(tcp::socket& s, const Buffer
   co_return std::get<0>(std::get<0>(r));
 }
 
-// Connects to the node and sends one GET; the caller reads the answer.
-net::awaitable<Result<std::shared_ptr<tcp::socket>>> dial_node(NodeTarget target, std::string path,
-                                                               bool upgrade) {
+// Connects `socket` to the node and sends one GET; the caller reads the answer. Closing the
+// socket from outside ends the dial at once.
+net::awaitable<Status> dial_node(std::shared_ptr<tcp::socket> socket, NodeTarget target,
+                                 std::string path, bool upgrade) {
   auto ex = co_await net::this_coro::executor;
-  auto socket = std::make_shared<tcp::socket>(ex);
   net::steady_timer timer(ex);
   timer.expires_after(kDialTimeout);
   boost::system::error_code ec;
@@ -183,7 +183,7 @@ net::awaitable<Result<std::shared_ptr<tcp::socket>>> dial_node(NodeTarget target
                  : "Connection: close\r\n\r\n";
   auto wec = co_await write_all(*socket, net::buffer(req));
   if (wec) co_return unavailable("error writing to node " + target.host + ": " + wec.message());
-  co_return socket;
+  co_return Status();
 }
 
 // The node's error answer as a Status for the client.
@@ -249,12 +249,13 @@ class LogProxy final : public ConnectionTakeover {
   net::awaitable<void> run(beast::tcp_stream& stream, beast::flat_buffer&,
                            const Request& req) override {
     stream.expires_never();
-    auto node = co_await dial_node(target_, path_, false);
-    if (!node.ok()) {
-      co_await write_response(stream, req, status_response(node.status(), pod_details(pod_)));
+    auto node = std::make_shared<tcp::socket>(stream.get_executor());
+    auto dialed = co_await dial_node(node, target_, path_, false);
+    if (!dialed.ok()) {
+      co_await write_response(stream, req, status_response(dialed, pod_details(pod_)));
       co_return;
     }
-    tcp::socket& ns = **node;
+    tcp::socket& ns = *node;
     beast::flat_buffer nbuf;
     http::response_parser<http::buffer_body> parser;
     parser.body_limit(boost::none);
@@ -639,13 +640,13 @@ class SpdySession {
       }
     }
     std::string path = fmt::format("/portForward/{}/{}?port={}", pct(ns_), pct(pod_), port);
-    auto node = co_await dial_node(target_, path, true);
-    if (!node.ok()) {
-      finish_streams(*f, node.status().message());
+    f->node = std::make_shared<tcp::socket>(ex_);
+    auto dialed = co_await dial_node(f->node, target_, path, true);
+    if (f->aborted || closing_) co_return;
+    if (!dialed.ok()) {
+      finish_streams(*f, dialed.message());
       co_return;
     }
-    f->node = *node;
-    if (f->aborted || closing_) co_return;
     beast::flat_buffer nbuf;
     http::response_parser<http::empty_body> parser;
     std::string error_body;
