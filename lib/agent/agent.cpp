@@ -168,6 +168,8 @@ Status Agent::Impl::start(std::chrono::milliseconds sync_timeout) {
 }
 
 void Agent::Impl::stop() {
+  // The runtime outlives the agent: it must not call into a dead one.
+  runtime.set_exit_callback([](const std::string&, const std::string&) {});
   pod_queue.shut_down();
   node_queue.shut_down();
   if (pods) pods->stop();
@@ -484,7 +486,11 @@ Status Agent::start(std::chrono::milliseconds sync_timeout) {
     impl_->started = true;
   }
   Status s = impl_->start(sync_timeout);
-  if (!s.ok()) impl_->stop();
+  if (!s.ok()) {
+    std::lock_guard lock(impl_->lifecycle_mu);
+    impl_->stopped = true;
+    impl_->stop();
+  }
   return s;
 }
 

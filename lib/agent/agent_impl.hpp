@@ -46,6 +46,7 @@ struct ContainerRecord {
   // Image pull backoff.
   std::chrono::nanoseconds pull_backoff{0};
   util::Clock::TimePoint pull_retry_at{};
+  util::Clock::TimePoint pull_failed_at{};
   bool pull_failing = false;
   bool pull_backoff_reported = false;
   // Killing (liveness failure or deletion).

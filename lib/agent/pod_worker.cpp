@@ -374,6 +374,12 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     std::string image = str_at(*cspec, {"image"});
     auto t = clock->now();
     if (rec.pull_failing && t < rec.pull_retry_at) {
+      // ErrImagePull stays visible for a moment (until the kubelet's next sync would come).
+      auto report_at = rec.pull_failed_at + std::chrono::seconds(1);
+      if (t < report_at && !rec.pull_backoff_reported) {
+        want(report_at - t);
+        return;
+      }
       if (!rec.pull_backoff_reported) {
         rec.pull_backoff_reported = true;
         rec.waiting_reason = "ImagePullBackOff";
@@ -390,6 +396,7 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
                              ? nanoseconds(options.backoff_initial)
                              : std::min<nanoseconds>(rec.pull_backoff * 2, options.backoff_max);
       rec.pull_retry_at = t + rec.pull_backoff;
+      rec.pull_failed_at = t;
       rec.pull_failing = true;
       rec.pull_backoff_reported = false;
       rec.waiting_reason = "ErrImagePull";

@@ -73,6 +73,13 @@ struct Dialed {
   std::string error;  // "connect: connection refused", "i/o timeout"
 };
 
+// strerror in Go's spelling ("connection refused").
+std::string go_error(int err) {
+  std::string s = std::strerror(err);
+  if (!s.empty()) s[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(s[0])));
+  return s;
+}
+
 Dialed dial(const std::string& host, int port, Steady::time_point deadline) {
   Dialed d;
   sockaddr_in addr{};
@@ -97,7 +104,7 @@ Dialed dial(const std::string& host, int port, Steady::time_point deadline) {
   }
   int rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
   if (rc != 0 && errno != EINPROGRESS) {
-    d.error = fmt::format("connect: {}", std::strerror(errno));
+    d.error = "connect: " + go_error(errno);
     ::close(fd);
     return d;
   }
@@ -113,7 +120,7 @@ Dialed dial(const std::string& host, int port, Steady::time_point deadline) {
     socklen_t len = sizeof(err);
     ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
     if (err != 0) {
-      d.error = fmt::format("connect: {}", std::strerror(err));
+      d.error = "connect: " + go_error(err);
       ::close(fd);
       return d;
     }
@@ -400,8 +407,8 @@ struct Prober::Impl {
       }
       auto kind = static_cast<ProbeKind>(k);
       bool stop_now = false;
-      if ((kind == ProbeKind::kLiveness || kind == ProbeKind::kStartup) &&
-          ps.result == ProbeResult::kFailure) {
+      if ((kind == ProbeKind::kLiveness || kind == ProbeKind::kStartup) && !outcome.success &&
+          ps.result == ProbeResult::kFailure && ps.run_count >= failure_threshold(spec)) {
         stop_now = true;
       }
       if (kind == ProbeKind::kStartup && ps.result == ProbeResult::kSuccess) {
