@@ -212,6 +212,16 @@ Result<PodLocation> Agent::Impl::locate_pod(std::string_view ns, std::string_vie
   loc.uid = it->second;
   loc.pod_ip = st->second->ip_shadow;
   loc.log_dir = pod_log_dir(options.data_dir, ns, name, it->second);
+  Runtime* rt = &runtime;
+  loc.container_running = [rt, uid = it->second](std::string_view container) {
+    for (const auto& c : rt->list_containers(uid)) {
+      if (c.name == container &&
+          (c.state == ContainerState::kRunning || c.state == ContainerState::kCreated)) {
+        return true;
+      }
+    }
+    return false;
+  };
   return loc;
 }
 
