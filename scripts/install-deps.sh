@@ -7,8 +7,8 @@ packages=(
   g++ meson ninja-build pkg-config ccache python3
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
   libsqlite3-dev libcurl4-openssl-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev
-  libssl-dev
-  python3-pytest python3-kubernetes
+  libssl-dev zlib1g-dev
+  python3-pytest python3-kubernetes python3-dev pybind11-dev
   etcd-server
 )
 

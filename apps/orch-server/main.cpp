@@ -3,6 +3,7 @@
 // and the service proxy. Flags, then orch::cluster::Cluster; all logic lives in the library.
 //
 //   orch-server [--data-dir DIR] [--listen 127.0.0.1:6443] [--node-name NAME] [--disable-agent]
+//               [--store sqlite|etcd --etcd-endpoints URL,URL]
 //
 // First start writes <data-dir>/kubeconfig and prints how to use it. SIGINT/SIGTERM stop it
 // cleanly (pods keep running and are adopted by the next start unless --kill-pods-on-exit);
@@ -18,6 +19,7 @@
 #include <cstdlib>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "orch/cluster/cluster.hpp"
 
@@ -55,13 +57,28 @@ int main(int argc, char** argv) {
   bool disable_agent = false;
   bool kill_pods = false;
   std::string kuard_path;
+  std::string store = "sqlite";
+  std::vector<std::string> etcd_endpoints;
+  std::string etcd_ca, etcd_cert, etcd_key;
   app.add_option("--data-dir", data_dir, "state: store, pods, logs, kubeconfig")->capture_default_str();
   app.add_option("--listen", listen, "API address ADDR:PORT (port 0 picks one)")->capture_default_str();
   app.add_option("--node-name", node_name, "name of the local node")->capture_default_str();
   app.add_flag("--disable-agent", disable_agent, "run no local node (control plane only)");
   app.add_flag("--kill-pods-on-exit", kill_pods, "stop every pod on exit instead of leaving them to the next start");
   app.add_option("--kuard-path", kuard_path, "the kuard binary (default: next to orch-server)");
+  app.add_option("--store", store, "where objects live: sqlite (in the data dir) or etcd")
+      ->check(CLI::IsMember({"sqlite", "etcd"}))
+      ->capture_default_str();
+  app.add_option("--etcd-endpoints", etcd_endpoints, "etcd client URLs (with --store=etcd)")
+      ->delimiter(',');
+  app.add_option("--etcd-cafile", etcd_ca, "CA certificate of the etcd members");
+  app.add_option("--etcd-certfile", etcd_cert, "client certificate for etcd");
+  app.add_option("--etcd-keyfile", etcd_key, "client key for etcd");
   CLI11_PARSE(app, argc, argv);
+  if (store == "etcd" && etcd_endpoints.empty()) {
+    std::fprintf(stderr, "orch-server: --store=etcd needs --etcd-endpoints URL[,URL...]\n");
+    return 2;
+  }
 
   const auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -96,6 +113,12 @@ int main(int argc, char** argv) {
   o.leader_election = true;
   o.keep_pods_on_stop = !kill_pods;
   o.kuard_path = kuard_path;
+  if (store == "etcd") {
+    o.etcd_endpoints = etcd_endpoints;
+    o.etcd_ca_file = etcd_ca;
+    o.etcd_cert_file = etcd_cert;
+    o.etcd_key_file = etcd_key;
+  }
   auto cluster = orch::cluster::Cluster::start(o);
   if (!cluster.ok()) {
     std::fprintf(stderr, "orch-server: %s\n", cluster.status().to_string().c_str());

@@ -145,8 +145,11 @@ void EventRecorder::write(const Pending& p) {
     const auto nanos = std::chrono::duration_cast<std::chrono::nanoseconds>(
                            p.at.time_since_epoch())
                            .count();
-    const std::string name = fmt::format("{}.{:x}", p.ref.name.empty() ? "event" : p.ref.name,
-                                         static_cast<std::uint64_t>(nanos) + attempt);
+    // Kubernetes names events "<object>.<unix nanos in hex>"; a per-recorder sequence number
+    // keeps names unique when several events share a timestamp (a fake clock, a burst).
+    const std::string name =
+        fmt::format("{}.{:x}{:04x}", p.ref.name.empty() ? "event" : p.ref.name,
+                    static_cast<std::uint64_t>(nanos), (next_seq_++) & 0xffffU);
     json::object event{
         {"apiVersion", "v1"},
         {"kind", "Event"},

@@ -31,6 +31,7 @@
 #include "orch/proxy/load_balancer.hpp"
 #include "orch/proxy/service_proxy.hpp"
 #include "orch/scheduler/scheduler.hpp"
+#include "orch/store/etcd_store.hpp"
 #include "orch/store/sqlite_store.hpp"
 
 namespace orch::cluster {
@@ -84,9 +85,18 @@ class ClusterImpl final : public Cluster {
     const std::uint32_t block = options_.address_block.value_or(next_block());
     plan_ = address_plan(block, options_.nodes);
 
-    store::SqliteOptions so;
-    so.path = data_dir_ + "/state.db";
-    ORCH_ASSIGN_OR_RETURN(store_, store::open_sqlite_store(so));
+    if (!options_.etcd_endpoints.empty()) {
+      store::EtcdOptions eo;
+      eo.endpoints = options_.etcd_endpoints;
+      eo.ca_file = options_.etcd_ca_file;
+      eo.cert_file = options_.etcd_cert_file;
+      eo.key_file = options_.etcd_key_file;
+      ORCH_ASSIGN_OR_RETURN(store_, store::open_etcd_store(eo));
+    } else {
+      store::SqliteOptions so;
+      so.path = data_dir_ + "/state.db";
+      ORCH_ASSIGN_OR_RETURN(store_, store::open_sqlite_store(so));
+    }
 
     apiserver::ApiServerOptions ao;
     ao.serve_http = options_.serve_http;

@@ -88,8 +88,9 @@ class EventRecorder {
   std::deque<Pending> queue_;
   std::size_t in_flight_ = 0;
   bool stopping_ = false;
-  // Writer thread only: aggregation key -> the Event written for it.
+  // Writer thread only: aggregation key -> the Event written for it; a sequence for names.
   std::unordered_map<std::string, Seen> seen_;
+  std::uint32_t next_seq_ = 0;
   std::thread thread_;
 };
 

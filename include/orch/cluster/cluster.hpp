@@ -60,6 +60,11 @@ struct ClusterOptions {
   // Default: "node-".
   std::string node_name_prefix = "node-";
   RuntimeKind runtime = RuntimeKind::kProcess;
+  // Keep the objects in etcd at these client URLs instead of SQLite (the data directory still
+  // holds pods, logs and the kubeconfig). Default: none (SQLite in data_dir).
+  std::vector<std::string> etcd_endpoints{};
+  // TLS to etcd (PEM files). Default: none.
+  std::string etcd_ca_file{}, etcd_cert_file{}, etcd_key_file{};
   // State (SQLite store, pod directories, logs, kubeconfig). Empty: a temp dir removed when the
   // cluster stops. Default: "".
   std::string data_dir{};

@@ -113,6 +113,17 @@ TEST_CASE("repeats within ten minutes aggregate into one Event; later ones start
   CHECK(events_in(*api.client, "default").size() == 3);
 }
 
+TEST_CASE("many different events at one instant all get their own Event object") {
+  Api api;
+  util::FakeClock clock;  // never advanced: every event has the same timestamp
+  EventRecorder recorder(api.client, {.component = "kubelet", .clock = &clock});
+  for (int i = 0; i < 12; ++i) {
+    recorder.event(pod("kuard"), "Normal", "Created", "Created container c" + std::to_string(i));
+  }
+  REQUIRE(recorder.flush(10s));
+  CHECK(events_in(*api.client, "default").size() == 12);
+}
+
 TEST_CASE("events about cluster-scoped objects go to the default namespace") {
   Api api;
   EventRecorder recorder(api.client, {.component = "node-controller"});
