@@ -252,8 +252,10 @@ Status NodePlayer::play(const std::string& key, std::chrono::nanoseconds& requeu
   const json::value& p = *pod;
   std::string ns(client::object_namespace(p)), name(client::object_name(p));
 
+  const bool mine = options_.only_nodes.empty() ||
+                    options_.only_nodes.contains(std::string(str_at(p, {"spec", "nodeName"})));
   if (at(p, {"metadata", "deletionTimestamp"}) != nullptr) {
-    if (!options_.complete_deletions) return Status();
+    if (!options_.complete_deletions || !mine) return Status();
     client::DeleteOptions d;
     d.grace_period_seconds = 0;
     d.precondition_uid = std::string(client::object_uid(p));
@@ -269,6 +271,7 @@ Status NodePlayer::play(const std::string& key, std::chrono::nanoseconds& requeu
     return s.ok() || lost_race(s) ? Status() : s;
   }
 
+  if (!mine) return Status();
   std::string_view phase = str_at(p, {"status", "phase"});
   if (phase == "Succeeded" || phase == "Failed") return Status();
 

@@ -30,6 +30,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -110,6 +111,9 @@ struct NodePlayerOptions {
   bool complete_deletions = true;
   // When not empty, binds every pending pod to this node. Default: "".
   std::string bind_pending_to{};
+  // When not empty, plays only pods bound to these nodes (others are left to whoever runs
+  // them, e.g. a real agent). Default: {} (every node).
+  std::set<std::string> only_nodes{};
   // Timestamps written into pod status (startTime, conditions' lastTransitionTime) come from
   // here, so controllers on a FakeClock see consistent times. Default: real_clock().
   util::Clock* clock = nullptr;
