@@ -134,7 +134,13 @@ def test_tour_deploy_expose_scale_set_image(cluster):
     assert d["spec"]["template"]["spec"]["containers"][0]["image"] == "kuard:green"
     assert wait_until(lambda: version_at(ip) == "green", 60, "green behind the ClusterIP")
 
-    assert isinstance(cluster.events("default"), list)
+    # The scheduler and the agents record Events (asynchronously).
+    pod = pods[0]["metadata"]["name"]
+    reasons = wait_until(lambda: {e["reason"] for e in cluster.events("default", pod)} >=
+                         {"Scheduled", "Started"} and
+                         {e["reason"] for e in cluster.events("default", pod)},
+                         30, "Scheduled and Started events of " + pod)
+    assert "Scheduled" in reasons
     cluster.stop()
     assert not cluster.running
     assert processes_under(data_dir) == []
@@ -337,3 +343,30 @@ def test_module_cluster_fixture_is_shared(module_cluster):
 
 def test_module_cluster_fixture_is_shared_2(module_cluster):
     assert module_cluster.client.get("configmaps", "shared")["metadata"]["name"] == "shared"
+
+
+def test_stop_ends_watches_and_calls_in_other_threads():
+    c = orch.Cluster(nodes=1, runtime="simulated")
+    node = c.node_names[0]
+    w = c.client.watch("pods", "default")
+    outcome = []
+
+    def reader():
+        try:
+            for _ in w:
+                pass
+            outcome.append("ended")
+        except orch.ServiceUnavailable:
+            outcome.append("unavailable")
+
+    t = threading.Thread(target=reader)
+    t.start()
+    c.stop()
+    t.join(60)
+    assert not t.is_alive()
+    assert outcome in (["ended"], ["unavailable"])
+    c.stop()  # idempotent
+    with pytest.raises(orch.ServiceUnavailable):
+        c.client.list("pods")
+    with pytest.raises(orch.ServiceUnavailable):
+        c.stop_node(node)

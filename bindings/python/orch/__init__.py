@@ -49,7 +49,8 @@ class ApiError(Exception):
     as a dict; orch_code: liborch's code name ("NotFound", "InvalidArgument", "Aborted", ...).
     """
 
-    def __init__(self, message, code=500, reason="InternalError", causes=None, orch_code="Internal"):
+    def __init__(self, message, code=500, reason="InternalError", causes=None,
+                 orch_code="Internal"):
         super().__init__(message)
         self.message = message
         self.code = code

@@ -144,7 +144,12 @@ class PyWatch {
                                                                    : ms);
       }
     }
-    if (!events.ok()) raise_status(events.status());
+    if (!events.ok()) {
+      // A stream closed under us: by Cluster.stop() (say so) or by close() (just ended).
+      if (!state_->alive) raise_status(stopped_status());
+      if (closed_) return {};
+      raise_status(events.status());
+    }
     std::vector<std::pair<std::string, std::string>> out;
     out.reserve(events->size());
     for (const auto& e : *events) {
@@ -153,9 +158,10 @@ class PyWatch {
     }
     return out;
   }
-  bool ended() const { return stream_->ended() || !state_->alive; }
+  bool ended() const { return closed_ || stream_->ended() || !state_->alive; }
   std::string resource_version() const { return stream_->last_resource_version(); }
   void close() {
+    closed_ = true;
     py::gil_scoped_release nogil;
     stream_->close();
   }
@@ -163,6 +169,8 @@ class PyWatch {
  private:
   std::shared_ptr<State> state_;
   std::shared_ptr<orch::client::WatchStream> stream_;
+  // close() was called (from any thread).
+  std::atomic<bool> closed_{false};
 };
 
 class PyClient {
@@ -263,9 +271,11 @@ class PyClient {
         [&](const orch::client::Resource& r) { return client_->remove(r, ns, name, o); }, res);
   }
 
-  PyWatch watch(const std::string& res, const std::string& ns, const std::string& resource_version,
-                const std::string& label_selector, const std::string& field_selector,
-                std::int64_t timeout_seconds, bool allow_bookmarks) {
+  std::unique_ptr<PyWatch> watch(const std::string& res, const std::string& ns,
+                                 const std::string& resource_version,
+                                 const std::string& label_selector,
+                                 const std::string& field_selector, std::int64_t timeout_seconds,
+                                 bool allow_bookmarks) {
     orch::client::Resource r = value_or_raise(resolve(res, ""));
     orch::client::WatchOptions o;
     o.resource_version = resource_version;
@@ -286,7 +296,7 @@ class PyClient {
       std::erase_if(state_->watches, [](const auto& w) { return w.expired(); });
       state_->watches.push_back(shared);
     }
-    return PyWatch(state_, std::move(shared));
+    return std::make_unique<PyWatch>(state_, std::move(shared));
   }
 
  private:
@@ -331,7 +341,8 @@ class PyCluster {
       py::gil_scoped_release nogil;
       std::shared_lock lock(state_->calls);
       if (state_->alive) {
-        s = cluster_->wait_ready(std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000)));
+        const auto ms = std::chrono::milliseconds(static_cast<std::int64_t>(timeout * 1000));
+        s = cluster_->wait_ready(ms);
       }
     }
     ok_or_raise(s);
