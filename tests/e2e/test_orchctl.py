@@ -1,0 +1,303 @@
+"""orchctl end to end against orch-server (real kuard pods): the seed's tour driven by orchctl,
+every CLI error path, and `get` output equal to kubectl 1.32's for the same objects.
+
+Environment (set by meson): ORCH_SERVER, ORCH_KUARD_PATH, ORCHCTL (the built binaries).
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
+ORCHCTL = os.environ.get("ORCHCTL", "")
+IMAGE_BLUE = "kuard:blue"
+IMAGE_GREEN = "kuard:green"
+
+pytestmark = pytest.mark.skipif(not ORCHCTL or not os.environ.get("ORCH_SERVER"),
+                                reason="ORCHCTL and ORCH_SERVER must be set")
+
+
+def wait(predicate, timeout=90, interval=0.25, what="condition"):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if last:
+            return last
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+
+def pod_processes(data_dir):
+    found = []
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if os.readlink(f"/proc/{pid}/cwd").startswith(data_dir):
+                    found.append(int(pid))
+            except OSError:
+                pass
+    return found
+
+
+class Server:
+    def __init__(self, data_dir):
+        self.data_dir = data_dir
+        self.log_path = os.path.join(data_dir, "server.log")
+        self.log = open(self.log_path, "a")
+        self.proc = subprocess.Popen(
+            [os.environ["ORCH_SERVER"], "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+             "--node-name", "e2e-node", "--kill-pods-on-exit"],
+            stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        self.url = wait(self._url, 60, what="orch-server to serve")
+        self.kubeconfig = os.path.join(data_dir, "kubeconfig")
+
+    def _url(self):
+        if self.proc.poll() is not None:
+            raise RuntimeError("orch-server exited: " + open(self.log_path).read())
+        m = re.search(r"serving (http\S+)", open(self.log_path).read())
+        return m.group(1) if m else None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+@pytest.fixture(scope="module")
+def server():
+    home = tempfile.mkdtemp(prefix="orchctl-e2e-home-")
+    data = tempfile.mkdtemp(prefix="orchctl-e2e-server-")
+    s = Server(data)
+    s.home = home
+    try:
+        yield s
+    finally:
+        s.stop()
+        for pid in pod_processes(data):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        shutil.rmtree(data, ignore_errors=True)
+        shutil.rmtree(home, ignore_errors=True)
+
+
+def run(binary, server, *args, check=True, timeout=120, env=None, stdin=None):
+    e = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.home)
+    e.update(env or {})
+    r = subprocess.run([binary, *args], capture_output=True, text=True, env=e, timeout=timeout,
+                       input=stdin)
+    if check and r.returncode != 0:
+        raise AssertionError(f"{binary} {' '.join(args)} failed ({r.returncode}): {r.stderr}")
+    return r
+
+
+def orchctl(server, *args, **kw):
+    return run(ORCHCTL, server, *args, **kw)
+
+
+def kubectl(server, *args, **kw):
+    return run(KUBECTL, server, *args, **kw)
+
+
+def http_get(host, port, path="/version", timeout=3):
+    try:
+        with urllib.request.urlopen(f"http://{host}:{port}{path}", timeout=timeout) as r:
+            return r.read().decode().strip()
+    except Exception:
+        return None
+
+
+def without_age(text):
+    """Table text with each table's AGE cells dropped (they differ by a second between calls)."""
+    out, age_at = [], None
+    for line in text.splitlines():
+        if not line.strip():
+            age_at = None
+            out.append(("",))
+            continue
+        if age_at is None:
+            m = re.search(r"\bAGE\b", line)
+            age_at = m.start() if m else -1
+        if age_at < 0:
+            out.append((line,))
+            continue
+        rest = line[age_at:].split(None, 1)
+        out.append((line[:age_at], rest[1] if len(rest) > 1 else ""))
+    return out
+
+
+def get_json(server, *args):
+    return json.loads(orchctl(server, "get", *args, "-o", "json").stdout)
+
+
+def test_run_pod_and_dry_run(server):
+    assert "Ready" in orchctl(server, "get", "nodes").stdout
+    r = orchctl(server, "run", "kuard", f"--image={IMAGE_BLUE}", "--port=8080")
+    assert r.stdout == "pod/kuard created\n"
+    wait(lambda: "Running" in orchctl(server, "get", "pods", "kuard").stdout, what="kuard Running")
+    assert get_json(server, "pod", "kuard")["status"]["phase"] == "Running"
+    mine = orchctl(server, "run", "kuard", f"--image={IMAGE_BLUE}", "--dry-run=client", "-o", "yaml")
+    theirs = kubectl(server, "run", "kuard", f"--image={IMAGE_BLUE}", "--dry-run=client", "-o", "yaml")
+    assert mine.stdout == theirs.stdout
+    # The old forms of the seed.
+    r = orchctl(server, "run", "--generator=run-pod/v1", "old", f"--image={IMAGE_BLUE}")
+    assert r.stdout == "pod/old created\n"
+    r = orchctl(server, "run", "olddep", f"--image={IMAGE_BLUE}", "--replicas=2")
+    assert r.stdout == "deployment.apps/olddep created\n"
+    assert "no longer" in r.stderr
+    assert get_json(server, "deploy", "olddep")["spec"]["replicas"] == 2
+    # Logs through the API server.
+    logs = orchctl(server, "logs", "kuard", "--tail", "5", check=False)
+    assert logs.returncode == 0, logs.stderr
+    r = orchctl(server, "delete", "pod", "kuard", "old")
+    assert r.stdout == 'pod "kuard" deleted\npod "old" deleted\n'
+    assert orchctl(server, "get", "pod", "kuard", check=False).returncode == 1  # waited until gone
+    orchctl(server, "delete", "deploy", "olddep")
+
+
+def test_tour(server):
+    r = orchctl(server, "create", "deployment", "kuard", f"--image={IMAGE_BLUE}", "--replicas=5",
+                "--port=8080")
+    assert r.stdout == "deployment.apps/kuard created\n"
+    status = orchctl(server, "rollout", "status", "deployment/kuard", timeout=300)
+    assert status.stdout.splitlines()[-1] == 'deployment "kuard" successfully rolled out'
+    names = orchctl(server, "get", "pods", "-l", "app=kuard", "-o", "name").stdout.split()
+    assert len(names) == 5 and all(re.fullmatch(r"pod/kuard-[a-z0-9]+-[a-z0-9]{5}", n) for n in names)
+
+    r = orchctl(server, "expose", "deployment", "kuard", "--type=LoadBalancer", "--port=80",
+                "--target-port=8080")
+    assert r.stdout == "service/kuard exposed\n"
+    ip = wait(lambda: orchctl(server, "get", "svc", "kuard", "-o",
+                              "jsonpath={.status.loadBalancer.ingress[0].ip}").stdout,
+              what="an external IP")
+    assert wait(lambda: http_get(ip, 80), what="kuard through the load balancer") == "blue"
+
+    # get output equals kubectl's (ignoring AGE).
+    for args in (["get", "pods"], ["get", "deploy"], ["get", "deploy,svc"], ["get", "svc", "-o", "wide"],
+                 ["get", "pods", "-A"], ["get", "nodes"]):
+        mine, theirs = orchctl(server, *args), kubectl(server, *args)
+        assert without_age(mine.stdout) == without_age(theirs.stdout), args
+
+    assert orchctl(server, "scale", "deployment", "kuard", "--replicas=10").stdout == \
+        "deployment.apps/kuard scaled\n"
+    orchctl(server, "rollout", "status", "deploy/kuard", timeout=300)
+    assert get_json(server, "deploy", "kuard")["status"]["readyReplicas"] == 10
+
+    r = orchctl(server, "set", "image", "deployment/kuard", f"kuard={IMAGE_GREEN}")
+    assert r.stdout == "deployment.apps/kuard image updated\n"
+    status = orchctl(server, "rollout", "status", "deployment/kuard", timeout=300).stdout.splitlines()
+    assert status[-1] == 'deployment "kuard" successfully rolled out'
+    for line in status[:-1]:
+        assert line.startswith('Waiting for deployment "kuard" rollout to finish: ') or \
+            line == "Waiting for deployment spec update to be observed...", line
+    d = get_json(server, "deploy", "kuard")
+    assert d["spec"]["template"]["spec"]["containers"][0]["image"] == IMAGE_GREEN
+    assert wait(lambda: http_get(ip, 80) == "green", what="green through the load balancer")
+    hist = orchctl(server, "rollout", "history", "deployment/kuard").stdout
+    assert hist == kubectl(server, "rollout", "history", "deployment/kuard").stdout
+
+    describe = orchctl(server, "describe", "deployment", "kuard").stdout
+    assert "Name:" in describe and "kuard" in describe and "Events:" in describe
+    assert "Events:" in orchctl(server, "describe", "svc", "kuard").stdout
+    assert "Events:" in orchctl(server, "describe", "node", "e2e-node").stdout
+
+    r = orchctl(server, "delete", "service", "kuard")
+    assert r.stdout == 'service "kuard" deleted\n'
+    r = orchctl(server, "delete", "deployment", "kuard")
+    assert r.stdout == 'deployment.apps "kuard" deleted\n'
+    wait(lambda: orchctl(server, "get", "pods", "-l", "app=kuard", "-o", "name").stdout == "",
+         what="the pods to go")
+
+
+def test_apply_label_annotate_cordon_edit(server, tmp_path):
+    manifest = tmp_path / "cm.yaml"
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\n  labels:\n"
+                        "    a: '1'\ndata:\n  k: v\n---\napiVersion: v1\nkind: ConfigMap\n"
+                        "metadata:\n  name: conf2\ndata:\n  x: z\n")
+    assert orchctl(server, "apply", "-f", str(manifest)).stdout == \
+        "configmap/conf created\nconfigmap/conf2 created\n"
+    assert orchctl(server, "apply", "-f", str(manifest)).stdout == \
+        "configmap/conf unchanged\nconfigmap/conf2 unchanged\n"
+    # kubectl sees orchctl's last-applied configuration as its own.
+    assert "unchanged" in kubectl(server, "apply", "-f", str(manifest)).stdout
+    manifest.write_text("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: conf\ndata:\n  k: w\n")
+    assert orchctl(server, "apply", "-f", "-", stdin=manifest.read_text()).stdout == \
+        "configmap/conf configured\n"
+    cm = get_json(server, "cm", "conf")
+    assert cm["data"] == {"k": "w"} and "a" not in cm["metadata"].get("labels", {})
+
+    assert orchctl(server, "label", "cm", "conf", "team=x").stdout == "configmap/conf labeled\n"
+    bad = orchctl(server, "label", "cm", "conf", "team=y", check=False)
+    assert bad.returncode == 1 and "--overwrite is false" in bad.stderr
+    orchctl(server, "label", "cm", "conf", "team=y", "--overwrite")
+    assert orchctl(server, "annotate", "cm/conf", "note=hi").stdout == "configmap/conf annotated\n"
+    cm = get_json(server, "cm", "conf")
+    assert cm["metadata"]["labels"]["team"] == "y" and cm["metadata"]["annotations"]["note"] == "hi"
+
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/k: w/k: edited/' \"$1\"\n")
+    editor.chmod(0o755)
+    r = orchctl(server, "edit", "cm", "conf", env={"KUBE_EDITOR": str(editor)})
+    assert r.stdout == "configmap/conf edited\n"
+    assert get_json(server, "cm", "conf")["data"]["k"] == "edited"
+
+    assert orchctl(server, "cordon", "e2e-node").stdout == "node/e2e-node cordoned\n"
+    assert get_json(server, "node", "e2e-node")["spec"]["unschedulable"] is True
+    assert orchctl(server, "uncordon", "e2e-node").stdout == "node/e2e-node uncordoned\n"
+
+    r = orchctl(server, "delete", "-f", str(tmp_path / "cm.yaml"))
+    assert r.stdout == 'configmap "conf" deleted\n'
+    orchctl(server, "delete", "cm", "conf2")
+
+
+def test_errors(server, tmp_path):
+    cases = [
+        (["get", "foo"], 'error: the server doesn\'t have a resource type "foo"'),
+        (["get", "pods", "nope"], 'Error from server (NotFound): pods "nope" not found'),
+        (["delete", "pod", "nope"], 'Error from server (NotFound): pods "nope" not found'),
+        (["--kubeconfig", str(tmp_path / "missing"), "get", "pods"],
+         f"error: stat {tmp_path / 'missing'}: no such file or directory"),
+    ]
+    for args, message in cases:
+        r = orchctl(server, *args, check=False)
+        assert r.returncode == 1, args
+        assert r.stderr.strip().splitlines() == [message], (args, r.stderr)
+        k = kubectl(server, *args, check=False)
+        assert k.returncode != 0
+    # An unreachable server: the address is named.
+    dead = tmp_path / "dead"
+    dead.write_text(open(server.kubeconfig).read().replace(server.url, "http://127.0.0.1:1"))
+    r = orchctl(server, "--kubeconfig", str(dead), "get", "pods", check=False)
+    assert r.returncode == 1
+    assert "127.0.0.1:1" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_kubeconfig_merge_and_namespaces(server, tmp_path):
+    extra = tmp_path / "extra"
+    extra.write_text("apiVersion: v1\nkind: Config\ncontexts:\n- name: other\n  context:\n"
+                     "    cluster: nowhere\n    user: nobody\n    namespace: elsewhere\n")
+    env = {"KUBECONFIG": f"{server.kubeconfig}:{extra}"}
+    ctxs = orchctl(server, "config", "get-contexts", env=env).stdout
+    assert "other" in ctxs
+    orchctl(server, "create", "namespace", "team")
+    orchctl(server, "create", "-n", "team", "deployment", "w", f"--image={IMAGE_BLUE}", "--replicas=1")
+    orchctl(server, "rollout", "status", "-n", "team", "deploy/w", timeout=300)
+    assert "w" in orchctl(server, "get", "deploy", "-n", "team").stdout
+    allns = orchctl(server, "get", "deploy", "-A").stdout
+    assert allns.splitlines()[0].startswith("NAMESPACE") and "team" in allns
+    assert without_age(allns) == without_age(kubectl(server, "get", "deploy", "-A").stdout)
+    orchctl(server, "delete", "-n", "team", "deployment", "w")
