@@ -22,12 +22,14 @@
 #include "orch/apiserver/api_server.hpp"
 #include "orch/client/in_process_transport.hpp"
 #include "orch/client/resource.hpp"
+#include "orch/controller/daemonset_controller.hpp"
 #include "orch/controller/deployment_controller.hpp"
 #include "orch/controller/endpoints_controller.hpp"
 #include "orch/controller/garbage_collector.hpp"
 #include "orch/controller/manager.hpp"
 #include "orch/controller/namespace_controller.hpp"
 #include "orch/controller/replicaset_controller.hpp"
+#include "orch/controller/statefulset_controller.hpp"
 #include "orch/proxy/load_balancer.hpp"
 #include "orch/proxy/service_proxy.hpp"
 #include "orch/scheduler/scheduler.hpp"
@@ -113,18 +115,11 @@ class ClusterImpl final : public Cluster {
     mo.clock = clock_;
     manager_ = std::make_unique<controller::ControllerManager>(client_, mo);
     ORCH_TRY(manager_->add(controller::replicaset_controller_registration()));
-    ORCH_TRY(manager_->add("deployment", "deployment-controller",
-                           [](const controller::ControllerContext& ctx) {
-                             return controller::new_deployment_controller(ctx);
-                           }));
-    ORCH_TRY(manager_->add("garbagecollector", "garbage-collector-controller",
-                           [](const controller::ControllerContext& ctx) {
-                             return controller::new_garbage_collector(ctx);
-                           }));
-    ORCH_TRY(manager_->add("namespace", "namespace-controller",
-                           [](const controller::ControllerContext& ctx) {
-                             return controller::new_namespace_controller(ctx);
-                           }));
+    ORCH_TRY(manager_->add(controller::deployment_controller_registration()));
+    ORCH_TRY(manager_->add(controller::statefulset_controller_registration()));
+    ORCH_TRY(manager_->add(controller::daemonset_controller_registration()));
+    ORCH_TRY(manager_->add(controller::garbage_collector_registration()));
+    ORCH_TRY(manager_->add(controller::namespace_controller_registration()));
     ORCH_TRY(manager_->add(controller::endpoints_controller_registration()));
     ORCH_TRY(manager_->add(
         proxy::load_balancer_controller_registration({.address_range = plan_.load_balancer_cidr})));

@@ -93,11 +93,17 @@ void Controller::worker() {
         queue_.forget(*key);
         queue_.add_after(*key, outcome.delay());
         break;
-      case Outcome::Kind::kRetry:
-        log_line(fmt::format("controller {}: reconcile {} failed (retry {}): {}", name(), *key,
-                             queue_.num_requeues(*key) + 1, outcome.status().to_string()));
+      case Outcome::Kind::kRetry: {
+        // A lost compare-and-swap (409) is routine between controllers that write one object:
+        // retried quietly unless it keeps happening, as Kubernetes logs it only at high verbosity.
+        const int attempt = queue_.num_requeues(*key) + 1;
+        if (outcome.status().code() != Code::kAborted || attempt >= 5) {
+          log_line(fmt::format("controller {}: reconcile {} failed (retry {}): {}", name(), *key,
+                               attempt, outcome.status().to_string()));
+        }
         queue_.add_rate_limited(*key);
         break;
+      }
       case Outcome::Kind::kTerminal:
         log_line(fmt::format("controller {}: reconcile {} failed, not retried: {}", name(), *key,
                              outcome.status().to_string()));
