@@ -416,14 +416,14 @@ Outcome DaemonSetReconciler::reconcile(const std::string& key) {
   // Status.
   const std::int64_t generation = int_at(ds, {"metadata", "generation"});
   const std::int64_t number_unavailable = std::max<std::int64_t>(0, desired - available);
-  bool same = int_at(ds, {"status", "observedGeneration"}, -1) == generation &&
-              int_at(ds, {"status", "desiredNumberScheduled"}, -1) == desired &&
-              int_at(ds, {"status", "currentNumberScheduled"}, -1) == current &&
-              int_at(ds, {"status", "numberMisscheduled"}, -1) == misscheduled &&
-              int_at(ds, {"status", "numberReady"}, -1) == ready &&
-              int_at(ds, {"status", "updatedNumberScheduled"}, -1) == updated &&
-              int_at(ds, {"status", "numberAvailable"}, -1) == available &&
-              int_at(ds, {"status", "numberUnavailable"}, -1) == number_unavailable;
+  bool same = int_at(ds, {"status", "observedGeneration"}, 0) == generation &&
+              int_at(ds, {"status", "desiredNumberScheduled"}, 0) == desired &&
+              int_at(ds, {"status", "currentNumberScheduled"}, 0) == current &&
+              int_at(ds, {"status", "numberMisscheduled"}, 0) == misscheduled &&
+              int_at(ds, {"status", "numberReady"}, 0) == ready &&
+              int_at(ds, {"status", "updatedNumberScheduled"}, 0) == updated &&
+              int_at(ds, {"status", "numberAvailable"}, 0) == available &&
+              int_at(ds, {"status", "numberUnavailable"}, 0) == number_unavailable;
   if (!same) {
     json::value next = ds;
     json::object status;

@@ -396,15 +396,14 @@ Status StatefulSetReconciler::update_status(const json::value& set,
   }
   const std::int64_t generation = int_at(set, {"metadata", "generation"});
   const std::int64_t collisions = int_at(set, {"status", "collisionCount"}, 0);
-  bool same = int_at(set, {"status", "observedGeneration"}, -1) == generation &&
-              int_at(set, {"status", "replicas"}, -1) == replicas &&
-              int_at(set, {"status", "readyReplicas"}, -1) == ready &&
-              int_at(set, {"status", "availableReplicas"}, -1) == available &&
-              int_at(set, {"status", "currentReplicas"}, -1) == current &&
-              int_at(set, {"status", "updatedReplicas"}, -1) == updated &&
+  bool same = int_at(set, {"status", "observedGeneration"}, 0) == generation &&
+              int_at(set, {"status", "replicas"}, 0) == replicas &&
+              int_at(set, {"status", "readyReplicas"}, 0) == ready &&
+              int_at(set, {"status", "availableReplicas"}, 0) == available &&
+              int_at(set, {"status", "currentReplicas"}, 0) == current &&
+              int_at(set, {"status", "updatedReplicas"}, 0) == updated &&
               str_at(set, {"status", "currentRevision"}) == cur &&
-              str_at(set, {"status", "updateRevision"}) == update_revision &&
-              at(set, {"status", "collisionCount"}) != nullptr;
+              str_at(set, {"status", "updateRevision"}) == update_revision;
   if (same) return Status();
   json::value next = set;
   json::object status;
