@@ -323,6 +323,10 @@ const json::value* find_path(const json::value& v, std::initializer_list<std::st
 }  // namespace
 
 std::string format_table(const json::value& table, const TableOptions& options) {
+  return format_rows(table_rows(table, options));
+}
+
+std::vector<std::vector<std::string>> table_rows(const json::value& table, const TableOptions& options) {
   std::vector<std::vector<std::string>> rows;
   std::vector<bool> keep;
   std::vector<std::string> header;
@@ -372,7 +376,7 @@ std::string format_table(const json::value& table, const TableOptions& options) 
       rows.push_back(std::move(row));
     }
   }
-  return format_rows(rows);
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -479,6 +479,7 @@ int Orchctl::cmd_get() {
     if (all_ns_ || (groups.size() == 1 && !groups[0].first->namespaced)) err_ << "No resources found\n";
     else err_ << "No resources found in " << ns_ << " namespace.\n";
   }
+  out_.flush();
   if (watch && groups.size() == 1) {
     const auto* info = groups[0].first;
     client::HttpRequest req;
@@ -492,6 +493,9 @@ int Orchctl::cmd_get() {
     if (!stream.ok()) return fail(stream.status());
     std::string buffer;
     bool headers = printed_any;
+    // Rows shown so far: later rows keep at least the widths of earlier ones.
+    std::vector<std::vector<std::string>> shown;
+    if (printed_any && last_table.is_object()) shown = table_rows(last_table, opts);
     while (true) {
       auto chunk = (*stream)->read(std::chrono::milliseconds(1000));
       if (!chunk.ok()) return fail(chunk.status());
@@ -517,7 +521,16 @@ int Orchctl::cmd_get() {
         TableOptions wopts = opts;
         wopts.no_headers = headers || opts.no_headers;
         wopts.with_namespace = all_ns_ && info->namespaced;
-        out_ << format_table(t, wopts);
+        auto rows = table_rows(t, wopts);
+        std::size_t before = shown.size();
+        shown.insert(shown.end(), rows.begin(), rows.end());
+        std::string text = format_rows(shown);
+        std::size_t skip = 0, lines = 0;
+        while (lines < before && skip < text.size()) {
+          skip = text.find('\n', skip) + 1;
+          ++lines;
+        }
+        out_ << text.substr(skip);
         out_.flush();
         headers = true;
       }
@@ -1339,7 +1352,7 @@ std::string Orchctl::events_for(const json::value& object) {
     ++kept;
   }
   if (kept == 0) return "Events:  <none>\n";
-  return "Events:\n" + format_rows(rows);
+  return "Events:\n" + format_rows(rows, 2);
 }
 
 namespace {
@@ -1453,7 +1466,7 @@ int Orchctl::cmd_describe() {
         s += "Conditions:\n";
         std::vector<std::vector<std::string>> rows{{"  Type", "Status"}};
         for (const auto& c : conds->get_array()) rows.push_back({"  " + str_at(c, {"type"}), str_at(c, {"status"})});
-        s += format_rows(rows);
+        s += format_rows(rows, 2);
       }
     } else if (kind == "Deployment") {
       s += field("CreationTimestamp", str_at(o, {"metadata", "creationTimestamp"}));
@@ -1477,7 +1490,7 @@ int Orchctl::cmd_describe() {
         std::vector<std::vector<std::string>> rows{{"  Type", "Status", "Reason"}, {"  ----", "------", "------"}};
         for (const auto& c : conds->get_array())
           rows.push_back({"  " + str_at(c, {"type"}), str_at(c, {"status"}), str_at(c, {"reason"})});
-        s += format_rows(rows);
+        s += format_rows(rows, 2);
       }
     } else if (kind == "Service") {
       s += labels_block(o, "Labels", {"metadata", "labels"});
@@ -1520,7 +1533,7 @@ int Orchctl::cmd_describe() {
         std::vector<std::vector<std::string>> rows{{"  Type", "Status", "Reason", "Message"}, {"  ----", "------", "------", "-------"}};
         for (const auto& c : conds->get_array())
           rows.push_back({"  " + str_at(c, {"type"}), str_at(c, {"status"}), str_at(c, {"reason"}), str_at(c, {"message"})});
-        s += format_rows(rows);
+        s += format_rows(rows, 2);
       }
       if (const auto* as = at(o, {"status", "addresses"}); as && as->is_array()) {
         s += "Addresses:\n";
@@ -1544,7 +1557,7 @@ int Orchctl::cmd_describe() {
         for (const auto& pod : pods->items)
           rows.push_back({"  " + std::string(client::object_namespace(pod)), std::string(client::object_name(pod)),
                           age_of(str_at(pod, {"metadata", "creationTimestamp"}))});
-        s += format_rows(rows);
+        s += format_rows(rows, 2);
       }
     } else {
       s += labels_block(o, "Labels", {"metadata", "labels"});

@@ -73,6 +73,9 @@ struct TableOptions {
 // The rows of meta.k8s.io/v1 Table `table` as kubectl prints them (upper-case headers, columns
 // padded to their widest cell plus 3 spaces, the last column unpadded).
 std::string format_table(const boost::json::value& table, const TableOptions& options);
+// The cells format_table aligns: the header (unless no_headers), then one row per table row.
+std::vector<std::vector<std::string>> table_rows(const boost::json::value& table,
+                                                 const TableOptions& options);
 // Rows of several tables aligned as one (kubectl aligns rows of one kind across pages/watch).
 std::string format_rows(const std::vector<std::vector<std::string>>& rows, std::size_t padding = 3);
 
