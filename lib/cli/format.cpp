@@ -203,14 +203,17 @@ void pretty_into(std::string& out, const json::value& v, int indent) {
       const auto& o = v.get_object();
       if (o.empty()) { out += "{}"; return; }
       out += "{\n";
+      std::vector<std::string_view> keys;
+      for (const auto& kv : o) keys.push_back(kv.key());
+      std::sort(keys.begin(), keys.end());
       bool first = true;
-      for (const auto& kv : o) {
+      for (auto k : keys) {
         if (!first) out += ",\n";
         first = false;
         out += pad;
-        go_string(out, kv.key());
+        go_string(out, k);
         out += ": ";
-        pretty_into(out, kv.value(), indent + 4);
+        pretty_into(out, o.at(k), indent + 4);
       }
       out += "\n" + close + "}";
       return;

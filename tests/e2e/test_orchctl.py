@@ -301,3 +301,37 @@ def test_kubeconfig_merge_and_namespaces(server, tmp_path):
     assert allns.splitlines()[0].startswith("NAMESPACE") and "team" in allns
     assert without_age(allns) == without_age(kubectl(server, "get", "deploy", "-A").stdout)
     orchctl(server, "delete", "-n", "team", "deployment", "w")
+
+
+def test_outputs_watch_and_bulk_delete(server):
+    orchctl(server, "create", "deployment", "out", f"--image={IMAGE_BLUE}", "--replicas=2")
+    orchctl(server, "rollout", "status", "deploy/out", timeout=300)
+    for fmt in ("yaml", "json", "name", "jsonpath={.spec.replicas}"):
+        assert orchctl(server, "get", "deploy", "out", "-o", fmt).stdout == \
+            kubectl(server, "get", "deploy", "out", "-o", fmt).stdout, fmt
+    assert orchctl(server, "get", "pods", "-l", "app=out", "-o", "name").stdout == \
+        kubectl(server, "get", "pods", "-l", "app=out", "-o", "name").stdout
+    mine, theirs = orchctl(server, "get", "all"), kubectl(server, "get", "all")
+    assert without_age(mine.stdout) == without_age(theirs.stdout)
+
+    # get -w: the table, then a row per change, until the stream ends or we stop it.
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.home)
+    with tempfile.TemporaryFile("w+") as out:
+        watcher = subprocess.Popen([ORCHCTL, "get", "deploy", "-w"], stdout=out, stderr=subprocess.STDOUT,
+                                   env=env)
+        try:
+            wait(lambda: (out.seek(0), "out" in out.read())[1], 30, what="the first table")
+            orchctl(server, "scale", "deploy", "out", "--replicas=3")
+            wait(lambda: (out.seek(0), len(out.read().splitlines()) >= 3)[1], 30, what="a watch row")
+        finally:
+            watcher.terminate()
+            watcher.wait(10)
+        out.seek(0)
+        lines = out.read().splitlines()
+        assert lines[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"]
+        assert all(line.split()[0] == "out" for line in lines[1:])
+
+    r = orchctl(server, "delete", "pods", "-l", "app=out", "--wait=false")
+    assert r.returncode == 0 and r.stdout.count("deleted") >= 2
+    orchctl(server, "delete", "deploy", "--all")
+    assert orchctl(server, "get", "deploy").stderr == "No resources found in default namespace.\n"

@@ -91,7 +91,7 @@ boost::json::value three_way_merge_patch(const boost::json::value& original,
 // JSON with keys sorted and <, >, & escaped as Go's encoding/json writes them (the form of the
 // last-applied-configuration annotation, without its trailing newline).
 std::string go_json(const boost::json::value& value);
-// JSON indented by 4 spaces as `kubectl get -o json` prints it (object key order kept).
+// JSON indented by 4 spaces, keys sorted, as `kubectl get -o json` prints it.
 std::string pretty_json(const boost::json::value& value);
 
 // "5s", "3m", "2d4h" as kubectl prints ages (duration in seconds).

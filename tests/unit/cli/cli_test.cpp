@@ -158,7 +158,7 @@ TEST_CASE("format_table: kubectl's columns, padding, wide, namespace, kind prefi
 TEST_CASE("go_json sorts keys and escapes as Go; pretty_json indents by 4") {
   CHECK(orch::cli::go_json(J(R"({"b":1,"a":{"d":"<x&y>","c":[true,null]}})")) ==
         R"({"a":{"c":[true,null],"d":"\u003cx\u0026y\u003e"},"b":1})");
-  CHECK(orch::cli::pretty_json(J(R"({"a":[1,{"b":{}}],"c":[]})")) ==
+  CHECK(orch::cli::pretty_json(J(R"({"c":[],"a":[1,{"b":{}}]})")) ==
         "{\n    \"a\": [\n        1,\n        {\n            \"b\": {}\n        }\n    ],\n    \"c\": []\n}");
 }
 
