@@ -3,7 +3,7 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= 2
-SUITES ?= unit conformance integration e2e
+SUITES ?= unit conformance integration e2e python
 # ccache keys relative to the checkout, so clones in other folders (CI) reuse the cache.
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
