@@ -51,6 +51,9 @@ test-asan: deps $(ASAN_BUILD)/build.ninja
 bench: build
 	$(BUILD)/benchmarks/store/store_bench
 	$(BUILD)/benchmarks/apiserver/api_bench
+	$(BUILD)/benchmarks/scheduler/scheduler_bench
+	$(BUILD)/benchmarks/proxy/proxy_bench
+	$(BUILD)/benchmarks/cluster/pod_startup
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -9,7 +9,7 @@ packages=(
   libsqlite3-dev libcurl4-openssl-dev libfmt-dev doctest-dev libyaml-cpp-dev libcli11-dev
   libssl-dev zlib1g-dev
   python3-pytest python3-kubernetes python3-dev pybind11-dev
-  etcd-server
+  etcd-server wrk haproxy
 )
 
 missing=()
