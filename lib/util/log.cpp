@@ -32,6 +32,11 @@ std::atomic<bool>& quiet_ref() {
   return q;
 }
 
+std::atomic<bool>& stderr_ref() {
+  static std::atomic<bool> on{true};
+  return on;
+}
+
 struct Registry {
   std::mutex mu;
   std::map<std::uint64_t, Sink> sinks;  // guarded by mu
@@ -82,17 +87,22 @@ std::string format_line(Level level, int v, std::string_view component, std::str
   return out;
 }
 
-Sink stderr_sink() {
-  return [](const Line& line) {
-    if (quiet_ref().load(std::memory_order_relaxed) &&
-        (line.level == Level::kInfo || line.level == Level::kVerbose)) {
-      return;
-    }
-    std::string out(line.text);
-    out += '\n';
-    std::fwrite(out.data(), 1, out.size(), stderr);
-  };
+void set_stderr(bool on) { stderr_ref().store(on); }
+
+namespace {
+
+void to_stderr(const Line& line) {
+  if (!stderr_ref().load(std::memory_order_relaxed)) return;
+  if (quiet_ref().load(std::memory_order_relaxed) &&
+      (line.level == Level::kInfo || line.level == Level::kVerbose)) {
+    return;
+  }
+  std::string out(line.text);
+  out += '\n';
+  std::fwrite(out.data(), 1, out.size(), stderr);
 }
+
+}  // namespace
 
 void write(Level level, int v, std::string_view component, std::string_view message) {
   if (!enabled(level, v)) return;
@@ -100,11 +110,7 @@ void write(Level level, int v, std::string_view component, std::string_view mess
   Line line{level, level == Level::kVerbose ? v : 0, component, text};
   auto& r = registry();
   std::lock_guard lock(r.mu);
-  if (r.sinks.empty()) {
-    static const Sink fallback = stderr_sink();
-    fallback(line);
-    return;
-  }
+  to_stderr(line);
   for (auto& [id, sink] : r.sinks) sink(line);
 }
 

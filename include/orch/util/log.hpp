@@ -8,7 +8,7 @@
 // verbose levels `-v N` turns on), the component, the message. Messages are one line: newlines
 // in them are written as `\n`, so every line of the output is one event and grep works.
 //
-// Lines go to every registered sink; with no sink registered they go to stderr. Sinks may
+// Lines go to stderr (see set_quiet, set_stderr) and to every registered sink. Sinks may
 // filter by component (orch-server writes each component's lines to its own file, which is what
 // `kubectl logs -n kube-system <component>` reads).
 //
@@ -54,13 +54,12 @@ inline bool enabled(Level level, int v = 0) {
 }
 
 using Sink = std::function<void(const Line&)>;
-// Registers a sink; returns its id. While any sink is registered, stderr gets nothing unless a
-// sink writes there itself (see stderr_sink()).
+// Registers a sink (in addition to stderr); returns its id.
 std::uint64_t add_sink(Sink sink);
 // Unregisters; once it returns the sink is not running and won't be called again.
 void remove_sink(std::uint64_t id);
-// The default sink: writes the line and a newline to stderr (honouring quiet).
-Sink stderr_sink();
+// Whether lines go to stderr at all. Default: true.
+void set_stderr(bool on);
 
 // Formats and emits one line. Prefer the macros, which skip formatting when not enabled.
 void write(Level level, int v, std::string_view component, std::string_view message);

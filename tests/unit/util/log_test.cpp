@@ -10,7 +10,7 @@
 
 namespace {
 
-// Collects every line while alive; restores verbosity on exit.
+// Collects every line while alive (stderr off meanwhile); restores verbosity on exit.
 struct Capture {
   std::vector<std::string> lines;
   std::vector<std::string> components;
@@ -20,8 +20,11 @@ struct Capture {
       : id(orch::log::add_sink([this](const orch::log::Line& l) {
           lines.emplace_back(l.text);
           components.emplace_back(l.component);
-        })) {}
+        })) {
+    orch::log::set_stderr(false);
+  }
   ~Capture() {
+    orch::log::set_stderr(true);
     orch::log::remove_sink(id);
     orch::log::set_verbosity(old_v);
   }
