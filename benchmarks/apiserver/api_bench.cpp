@@ -1,12 +1,14 @@
 // api_bench: what the HTTP API layer costs over the store it serves.
 //
-// In one run, on one SQLite store in a temp dir:
+// In one run, for each backend: a SQLite store in a temp dir, then (when etcd is installed) a 1-
+// and a 3-member etcd on loopback started by the bench:
 //   - creates/s and gets/s through the API server over HTTP/1.1 keep-alive, with 1 and 32
 //     concurrent clients, with p50/p99 latency;
 //   - the same creates and gets done directly on the store (the peer), and the ratio HTTP/store;
-//   - the delay from a write to its event at 100 HTTP watchers (p50/p99).
+//   - the delay from a write to its event at 100 HTTP watchers (p50/p99);
+// and at the end every backend's HTTP rates as ratios to SQLite's.
 //
-//   api_bench [--ops N] [--watchers N]
+//   api_bench [--ops N] [--watchers N] [--etcd-members 1,3 (0: SQLite only)]
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,6 +26,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
+#include "etcd_processes.hpp"
 #include "orch/apiserver/api_server.hpp"
 #include "orch/store/sqlite_store.hpp"
 
@@ -224,18 +227,74 @@ Stats watch_delay(std::uint16_t port, int watchers, int writes) {
   return summarize(lat, secs);
 }
 
+// The figures of one backend: per client count, HTTP and store rates of creates and gets; then
+// the watch delay.
+struct Figures {
+  std::vector<std::pair<Stats, Stats>> creates, gets;  // (http, store), one per client count
+  Stats watch;
+};
+
+const std::vector<int> kClientCounts = {1, 32};
+
+Figures bench(const std::string& name, orch::store::Store& store, int ops, int watchers) {
+  Figures f;
+  auto server = orch::apiserver::ApiServer::start(store);
+  if (!server.ok()) {
+    std::fprintf(stderr, "%s\n", server.status().to_string().c_str());
+    std::exit(1);
+  }
+  const auto port = (*server)->port();
+  std::printf("\n%s\n", name.c_str());
+  for (int clients : kClientCounts) {
+    int per = std::max(1, ops / clients);
+    std::string tag = "c" + std::to_string(clients);
+    auto hc = run_clients(clients, per, HttpCreate{port, "h" + tag});
+    auto sc = run_clients(clients, per, StoreCreate{&store, "s" + tag});
+    print_row("create", clients, hc, sc);
+    auto hg = run_clients(clients, per, HttpGet{port, "h" + tag, per});
+    auto sg = run_clients(clients, per, StoreGet{&store, "s" + tag, per});
+    print_row("get", clients, hg, sg);
+    f.creates.emplace_back(hc, sc);
+    f.gets.emplace_back(hg, sg);
+  }
+  f.watch = watch_delay(port, watchers, 200);
+  std::printf("watch   %3d watchers | write->event p50 %.2f ms p99 %.2f ms\n", watchers,
+              f.watch.p50_ms, f.watch.p99_ms);
+  (*server)->stop();
+  return f;
+}
+
+std::vector<int> parse_members(const std::string& list) {
+  std::vector<int> out;
+  for (std::size_t start = 0; start < list.size();) {
+    std::size_t comma = list.find(',', start);
+    if (comma == std::string::npos) comma = list.size();
+    if (int n = std::stoi(list.substr(start, comma - start)); n > 0) out.push_back(n);
+    start = comma + 1;
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   int ops = 2000, watchers = 100;
+  std::vector<int> etcd_members = {1, 3};
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--ops") ops = std::stoi(argv[i + 1]);
     if (a == "--watchers") watchers = std::stoi(argv[i + 1]);
+    if (a == "--etcd-members") etcd_members = parse_members(argv[i + 1]);
   }
   auto dir = std::filesystem::temp_directory_path() /
              ("orch-api-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
+  std::printf("api_bench: %d operations per row; backends: SQLite (synchronous=FULL) in %s",
+              ops, dir.c_str());
+  if (!orch::bench::etcd_available()) etcd_members.clear();
+  for (int m : etcd_members) std::printf(", etcd %d member%s on loopback", m, m == 1 ? "" : "s");
+  std::printf("\n");
+  std::vector<std::pair<std::string, Figures>> all;
   {
     orch::store::SqliteOptions so;
     so.path = (dir / "state.db").string();
@@ -244,28 +303,41 @@ int main(int argc, char** argv) {
       std::fprintf(stderr, "%s\n", store.status().to_string().c_str());
       return 1;
     }
-    auto server = orch::apiserver::ApiServer::start(**store);
-    if (!server.ok()) {
-      std::fprintf(stderr, "%s\n", server.status().to_string().c_str());
-      return 1;
+    all.emplace_back("sqlite", bench("SQLite store", **store, ops, watchers));
+  }
+  for (int members : etcd_members) {
+    const auto etcd_dir = dir / ("etcd-" + std::to_string(members));
+    std::filesystem::create_directories(etcd_dir);
+    orch::bench::EtcdProcesses etcd(etcd_dir.string(), members);
+    auto store = etcd.open("");
+    const std::string name = "etcd-" + std::to_string(members);
+    all.emplace_back(name, bench("etcd store, " + std::to_string(members) + " member" +
+                                     (members == 1 ? "" : "s") + " on loopback",
+                                 *store, ops, watchers));
+  }
+  if (all.size() > 1) {
+    std::printf("\nHTTP rates of each backend (ratio to SQLite)\n");
+    const Figures& base = all.front().second;
+    for (std::size_t i = 0; i < kClientCounts.size(); ++i) {
+      for (const char* what : {"create", "get"}) {
+        const bool create = std::string(what) == "create";
+        auto rate = [&](const Figures& f) {
+          return (create ? f.creates : f.gets)[i].first.per_second;
+        };
+        std::printf("%-7s %3d clients |", what, kClientCounts[i]);
+        for (const auto& [name, f] : all) {
+          std::printf(" %s %8.0f/s (%.3f)", name.c_str(), rate(f),
+                      rate(base) > 0 ? rate(f) / rate(base) : 0.0);
+        }
+        std::printf("\n");
+      }
     }
-    const auto port = (*server)->port();
-    std::printf("api_bench: %d operations per row, SQLite store in %s (synchronous=FULL)\n", ops,
-                dir.c_str());
-    for (int clients : {1, 32}) {
-      int per = std::max(1, ops / clients);
-      std::string tag = "c" + std::to_string(clients);
-      auto hc = run_clients(clients, per, HttpCreate{port, "h" + tag});
-      auto sc = run_clients(clients, per, StoreCreate{store->get(), "s" + tag});
-      print_row("create", clients, hc, sc);
-      auto hg = run_clients(clients, per, HttpGet{port, "h" + tag, per});
-      auto sg = run_clients(clients, per, StoreGet{store->get(), "s" + tag, per});
-      print_row("get", clients, hg, sg);
+    std::printf("watch p50 delay       |");
+    for (const auto& [name, f] : all) {
+      std::printf(" %s %.2f ms (%.2f)", name.c_str(), f.watch.p50_ms,
+                  base.watch.p50_ms > 0 ? f.watch.p50_ms / base.watch.p50_ms : 0.0);
     }
-    auto wd = watch_delay(port, watchers, 200);
-    std::printf("watch   %3d watchers | write->event p50 %.2f ms p99 %.2f ms\n", watchers, wd.p50_ms,
-                wd.p99_ms);
-    (*server)->stop();
+    std::printf("\n");
   }
   std::filesystem::remove_all(dir);
   return 0;

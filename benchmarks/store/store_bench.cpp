@@ -21,7 +21,6 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -31,16 +30,12 @@
 #include <thread>
 #include <vector>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <sqlite3.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "etcd_processes.hpp"
 #include "orch/store/etcd_store.hpp"
 #include "orch/store/sqlite_store.hpp"
 
@@ -292,103 +287,6 @@ Throughput run_writers_on(const Flags& flags, int writers, Store* store, CommitC
   return out;
 }
 
-// ---- etcd ----
-
-std::string etcd_binary() {
-  const char* env = std::getenv("ORCH_ETCD");
-  return env != nullptr && *env != '\0' ? env : "/usr/bin/etcd";
-}
-
-int free_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    die("cannot get a free port");
-  }
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
-// A new etcd cluster of `members` on loopback, data under `dir`; killed (SIGKILL) on destruction.
-class EtcdProcesses {
- public:
-  EtcdProcesses(const std::string& dir, int members) {
-    std::vector<int> client(static_cast<std::size_t>(members));
-    std::vector<int> peer(static_cast<std::size_t>(members));
-    std::string cluster;
-    for (int i = 0; i < members; ++i) {
-      client[static_cast<std::size_t>(i)] = free_port();
-      peer[static_cast<std::size_t>(i)] = free_port();
-      cluster += (i == 0 ? "" : ",") + std::string("m") + std::to_string(i) +
-                 "=http://127.0.0.1:" + std::to_string(peer[static_cast<std::size_t>(i)]);
-    }
-    for (int i = 0; i < members; ++i) {
-      const std::string c =
-          "http://127.0.0.1:" + std::to_string(client[static_cast<std::size_t>(i)]);
-      const std::string p = "http://127.0.0.1:" + std::to_string(peer[static_cast<std::size_t>(i)]);
-      endpoints_.push_back(c);
-      std::vector<std::string> args = {etcd_binary(),
-                                       "--name",
-                                       "m" + std::to_string(i),
-                                       "--data-dir",
-                                       dir + "/etcd-m" + std::to_string(i),
-                                       "--listen-client-urls",
-                                       c,
-                                       "--advertise-client-urls",
-                                       c,
-                                       "--listen-peer-urls",
-                                       p,
-                                       "--initial-advertise-peer-urls",
-                                       p,
-                                       "--initial-cluster",
-                                       cluster,
-                                       "--initial-cluster-state",
-                                       "new",
-                                       "--logger",
-                                       "zap",
-                                       "--log-outputs",
-                                       dir + "/etcd-m" + std::to_string(i) + ".log"};
-      std::vector<char*> argv;
-      for (auto& a : args) argv.push_back(a.data());
-      argv.push_back(nullptr);
-      const pid_t pid = ::fork();
-      if (pid < 0) die("fork failed");
-      if (pid == 0) {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        const int devnull = ::open("/dev/null", O_RDWR);
-        ::dup2(devnull, 1);
-        ::dup2(devnull, 2);
-        ::execv(argv[0], argv.data());
-        ::_exit(127);
-      }
-      pids_.push_back(pid);
-    }
-  }
-  ~EtcdProcesses() {
-    for (pid_t pid : pids_) {
-      ::kill(pid, SIGKILL);
-      ::waitpid(pid, nullptr, 0);
-    }
-  }
-  std::unique_ptr<Store> open(const std::string& prefix) const {
-    orch::store::EtcdOptions options;
-    options.endpoints = endpoints_;
-    options.key_prefix = prefix;
-    options.operation_timeout = std::chrono::seconds(30);
-    auto store = orch::store::open_etcd_store(options);
-    if (!store.ok()) die(store.status().to_string());
-    return std::move(store).value();
-  }
-
- private:
-  std::vector<std::string> endpoints_;
-  std::vector<pid_t> pids_;
-};
-
 struct Latency {
   double p50_ms = 0;
   double p99_ms = 0;
@@ -517,12 +415,13 @@ int main(int argc, char** argv) {
   std::printf("  %-40s %10.3f ms %10.3f\n", "p99", lat.p99_ms, lat.p99_ms / base.ms_per_txn);
   std::printf("  %-40s %10.3f ms %10.3f\n", "max", lat.max_ms, lat.max_ms / base.ms_per_txn);
 
-  if (!flags.etcd_members.empty() && ::access(etcd_binary().c_str(), X_OK) != 0) {
-    std::printf("\netcd: %s not installed, etcd figures skipped\n", etcd_binary().c_str());
+  if (!flags.etcd_members.empty() && !orch::bench::etcd_available()) {
+    std::printf("\netcd: %s not installed, etcd figures skipped\n",
+                orch::bench::etcd_binary().c_str());
   } else {
     for (int members : flags.etcd_members) {
       ScratchDir dir(flags.dir);
-      EtcdProcesses etcd(dir.path(), members);
+      orch::bench::EtcdProcesses etcd(dir.path(), members);
       std::printf(
           "\nEtcdStore on a %d-member etcd on loopback (ratio = rate / baseline; "
           "vs sqlite = rate / SqliteStore rate)\n",

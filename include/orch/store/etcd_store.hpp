@@ -25,9 +25,19 @@
 // lost after sending) is retried as the same conditional txn, which can apply at most once; when
 // the retry finds the key changed, the history tells whether the change was this write (for
 // create: the value the incarnation was created with; for update/remove: the first write after the
-// expected revision). Only when no endpoint answers within `operation_timeout` does a write fail
-// with Unavailable, and then its message says that it may still have been committed. A watch
-// whose stream breaks resumes on another endpoint from the last received revision + 1.
+// expected revision). The history shows only values, so this tells an earlier copy of the write
+// from another client's write only when the two values differ: two clients that write
+// byte-identical values from the same expected revision, one of them after an unknown outcome,
+// may both be acknowledged. Writes that must count (a counter) carry a request id in the value.
+// Only when no endpoint answers within `operation_timeout` does a write fail with Unavailable,
+// and then its message says that it may still have been committed.
+//
+// Watches: a watch whose stream breaks resumes on another endpoint from its progress revision +
+// 1 (the last event, or a later revision that etcd reported as caught up). compact() first waits
+// (up to 2 s) until etcd has caught up every watch of this store, since etcd 3.4 cancels a watcher
+// it has not caught up yet when a compaction passes its start, even if it had nothing to miss
+// (lib/store/etcd/etcd_watch.hpp). Watches of other clients of the cluster can still get that
+// 410 when a compaction races with their (re)start; as any 410, the caller relists.
 //
 // Thread-safety: as Store. Destroying the store ends every Watch with Unavailable; a Watch may
 // outlive the store.

@@ -9,6 +9,7 @@
 // keeps no other mutable state than known_compacted_ (atomic).
 #include "orch/store/etcd_store.hpp"
 
+#include <algorithm>
 #include <atomic>
 #include <optional>
 
@@ -23,6 +24,9 @@ namespace {
 
 using SteadyClock = std::chrono::steady_clock;
 using Deadline = SteadyClock::time_point;
+
+// The longest compact() waits for the store's watches to be caught up by etcd.
+constexpr auto kCompactionWaitForWatches = std::chrono::seconds(2);
 
 const std::string kTxn = "/v3/kv/txn";
 const std::string kRange = "/v3/kv/range";
@@ -481,6 +485,10 @@ Status EtcdStore::compact(Revision revision) {
         fmt::format("compact {}: required revision is a future revision (current {})", revision,
                     from_etcd(head)));
   }
+  // Our own watches that etcd may not have caught up yet would be cancelled by the compaction
+  // although they missed nothing (etcd_watch.hpp, "Progress and synced"): give them a moment.
+  pump_->wait_compaction_safe(revision,
+                              std::min(deadline, SteadyClock::now() + kCompactionWaitForWatches));
   // etcd keeps its compact revision readable: compacting etcd at R (our R - 1) keeps exactly the
   // values the events after our R - 1 need as prev. Reads at our R - 1 are refused above etcd.
   json::object req;

@@ -2,6 +2,7 @@
 #include "etcd/etcd_watch.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -17,6 +18,11 @@ constexpr auto kMaxBackoff = std::chrono::milliseconds(1000);
 constexpr auto kHealthyStream = std::chrono::seconds(1);
 // The longest the pump sleeps without looking at its queue and timers.
 constexpr int kPollMs = 1000;
+// A watcher quiet this long after "created" is taken as caught up: etcd's catch-up loop runs every
+// 100 ms (see etcd_watch.hpp, "Progress and synced").
+constexpr auto kAssumeSyncedAfter = std::chrono::milliseconds(300);
+// etcd sends a catch-up in batches of at most this many revisions (watchBatchMaxRevs).
+constexpr std::size_t kCatchUpBatchRevisions = 1000;
 
 CURLM* multi_of(void* p) { return static_cast<CURLM*>(p); }
 
@@ -72,6 +78,23 @@ bool WatchState::push(std::vector<Event> batch) {
   return true;
 }
 
+void WatchState::progress(Revision revision) {
+  std::lock_guard lock(mu);
+  if (revision > received) received = revision;
+  synced = true;
+}
+
+void WatchState::mark_synced() {
+  std::lock_guard lock(mu);
+  synced = true;
+}
+
+bool WatchState::compaction_safe(Revision revision) {
+  std::lock_guard lock(mu);
+  return closed || !end.ok() || synced || received >= revision - 1 ||
+         SteadyClock::now() >= assume_synced_at;
+}
+
 void WatchState::finish(Status status) {
   std::lock_guard lock(mu);
   if (end.ok()) end = std::move(status);
@@ -90,6 +113,7 @@ struct WatchPump::Stream {
   CURL* easy = nullptr;
   std::string body;
   std::string buffer;  // a partial line
+  std::int64_t start_revision = 0;  // etcd's, of the current transfer
   std::size_t endpoint = 0;
   int failures = 0;
   bool live = false;                  // etcd acknowledged the watch ("created")
@@ -112,6 +136,8 @@ Status WatchPump::add(std::shared_ptr<WatchState> state) {
   {
     std::lock_guard lock(mu_);
     if (stopping_) return unavailable("etcd store closed");
+    std::erase_if(started_, [](const std::weak_ptr<WatchState>& w) { return w.expired(); });
+    started_.push_back(state);
     incoming_.push_back(std::move(state));
   }
   curl_multi_wakeup(multi_of(multi_));
@@ -119,6 +145,24 @@ Status WatchPump::add(std::shared_ptr<WatchState> state) {
 }
 
 void WatchPump::wake() { curl_multi_wakeup(multi_of(multi_)); }
+
+bool WatchPump::wait_compaction_safe(Revision revision, SteadyClock::time_point deadline) {
+  for (;;) {
+    std::vector<std::shared_ptr<WatchState>> states;
+    {
+      std::lock_guard lock(mu_);
+      for (const auto& w : started_) {
+        if (auto s = w.lock(); s != nullptr) states.push_back(std::move(s));
+      }
+    }
+    const bool safe = std::all_of(states.begin(), states.end(), [&](const auto& s) {
+      return s->compaction_safe(revision);
+    });
+    if (safe) return true;
+    if (SteadyClock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+}
 
 void WatchPump::shutdown() {
   {
@@ -135,12 +179,17 @@ void WatchPump::start_transfer(Stream& s) {
   {
     std::lock_guard lock(s.state->mu);
     from = s.state->received;
+    // A new watcher on the server: unsynced until it says otherwise.
+    s.state->synced = false;
+    s.state->assume_synced_at = SteadyClock::time_point::max();
   }
+  s.start_revision = to_etcd(from + 1);
   json::object create;
   create["key"] = base64_encode(s.state->wire_key);
   create["range_end"] = base64_encode(s.state->wire_end);
-  create["start_revision"] = to_etcd(from + 1);
+  create["start_revision"] = s.start_revision;
   create["prev_kv"] = true;
+  create["progress_notify"] = true;
   json::object req;
   req["create_request"] = std::move(create);
   s.body = json::serialize(req);
@@ -199,11 +248,33 @@ bool WatchPump::on_line(Stream& s, std::string_view line) {
     }
     return false;  // other cancels (no leader): reconnect
   }
-  if (bool_field(*result, "created")) s.live = true;
+  const json::object* header = object_field(*result, "header");
+  const std::int64_t header_revision = header != nullptr ? int_field(*header, "revision") : 0;
   const json::array* events = array_field(*result, "events");
-  if (events == nullptr || events->empty()) return true;
+  if (bool_field(*result, "created")) {
+    s.live = true;
+    // The header carries the revision read just before the watcher was registered: a start above
+    // it was registered synced (barring a concurrent write, which then is caught up at once).
+    if (s.start_revision > header_revision) {
+      s.state->mark_synced();
+    } else {
+      std::lock_guard lock(s.state->mu);
+      s.state->assume_synced_at = SteadyClock::now() + kAssumeSyncedAfter;
+    }
+  }
+  if (events == nullptr || events->empty()) {
+    // A per-watch progress notification (watch_id -1 would be the stream-wide kind, which we
+    // never request and which 3.4 sends before catching up): everything up to it was sent.
+    if (!bool_field(*result, "created") && header_revision > 0 &&
+        string_field(*result, "watch_id") != "-1") {
+      s.state->progress(from_etcd(header_revision));
+    }
+    return true;
+  }
   std::vector<Event> batch;
   batch.reserve(events->size());
+  std::size_t revisions = 0;  // distinct revisions in the batch
+  Revision last_revision = -1;
   for (const json::value& v : *events) {
     if (!v.is_object()) continue;
     const json::object& ev = v.as_object();
@@ -220,9 +291,16 @@ bool WatchPump::on_line(Stream& s, std::string_view line) {
     if (const json::object* prev = object_field(ev, "prev_kv"); prev != nullptr) {
       out.prev = decode_kv(*prev, s.state->strip);
     }
+    if (out.revision() != last_revision) ++revisions;
+    last_revision = out.revision();
     batch.push_back(std::move(out));
   }
-  return s.state->push(std::move(batch));
+  if (!s.state->push(std::move(batch))) return false;
+  // Fewer revisions than a catch-up batch holds: this was the whole catch-up (or a live event).
+  // The header revision is not taken as progress: a batch re-sent to a watcher that had fallen
+  // behind (etcd's "victims") carries the current revision with events only up to an older one.
+  if (revisions < kCatchUpBatchRevisions) s.state->mark_synced();
+  return true;
 }
 
 void WatchPump::run() {

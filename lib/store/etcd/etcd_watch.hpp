@@ -10,9 +10,25 @@
 // store watches (it fans out to its clients itself), so the cost is a few TCP connections.
 //
 // A stream that ends or fails (member killed, "no leader" with the require-leader metadata, any
-// error line) is started again on the next endpoint from the last received revision + 1, after a
-// short backoff; events therefore arrive in order with none missed or repeated. A cancel carrying
+// error line) is started again on the next endpoint from the watch's progress + 1, after a short
+// backoff; events therefore arrive in order with none missed or repeated. A cancel carrying
 // compact_revision ends the watch with OutOfRange.
+//
+// Progress and "synced" (why compaction needs care): etcd 3.4 registers a watcher whose
+// start_revision is at or below its current revision as "unsynced" and catches it up only in a
+// background loop (every 100 ms). Until then a compaction past its start cancels it with
+// compact_revision, even when it had nothing to miss; and a catch-up that finds no event sends
+// nothing, so the client cannot see that it ended. (The stream-wide progress_request of 3.4.23 is
+// no help: it answers with the current revision before the catch-up events.) So the pump tracks,
+// per watch, a progress revision (every matching event up to it was received: the last event, or a
+// per-watch progress notification, which etcd sends only to synced watchers) and whether the
+// watcher is synced: created with a start above the creation revision, a batch of fewer than 1000
+// revisions (etcd's catch-up batch limit), or a progress notification. A watcher that stayed
+// quiet for kAssumeSyncedAfter after "created" is taken as synced (etcd's loop has run 3 times).
+// EtcdStore::compact waits (bounded) until every live watch of the store is synced or past the
+// compaction point before it compacts, so its own watches never see a spurious 410; and streams
+// restart from the progress revision, so a reconnect after a quiet period does not start below a
+// compaction that happened meanwhile.
 //
 // Thread-safety: WatchState is shared by its Watch (the consumer), the pump thread and the store;
 // its fields are guarded by WatchState::mu (a leaf). The pump's command queue is guarded by
@@ -50,11 +66,22 @@ struct WatchState {
   Status end;              // set once the stream is over for good
   bool closed = false;     // by the caller
   bool started = false;    // handed to the pump
-  Revision received = 0;   // the last event received from etcd (or after)
+  Revision received = 0;   // progress: every matching event up to it was received (or after)
   Revision delivered = 0;  // the last revision next() returned (or after)
+  // Whether etcd has caught the current stream's watcher up (see above), or when to assume so.
+  bool synced = false;
+  std::chrono::steady_clock::time_point assume_synced_at =
+      std::chrono::steady_clock::time_point::max();
 
   // Appends decoded events (pump thread). Returns false when the watch has ended (buffer full).
   bool push(std::vector<Event> batch);
+  // Every matching event up to `revision` has been received, and the watcher is synced.
+  void progress(Revision revision);
+  // The watcher is synced (its progress is still its last event).
+  void mark_synced();
+  // Whether a compaction at `revision` cannot cancel this watch's stream: ended, synced, or its
+  // progress is at or past revision - 1.
+  bool compaction_safe(Revision revision);
   void finish(Status status);  // ends the watch unless it already ended
   bool done();                 // ended or closed
 };
@@ -72,6 +99,9 @@ class WatchPump {
   void wake();
   // Ends every watch with Unavailable and stops the thread. Idempotent.
   void shutdown();
+  // Waits until every started watch is compaction_safe(revision), or `deadline`. Returns whether
+  // they all were. Any thread.
+  bool wait_compaction_safe(Revision revision, std::chrono::steady_clock::time_point deadline);
 
   EtcdClient& client() { return *client_; }
 
@@ -90,6 +120,7 @@ class WatchPump {
   std::mutex mu_;
   // Guarded by mu_.
   std::vector<std::shared_ptr<WatchState>> incoming_;
+  std::vector<std::weak_ptr<WatchState>> started_;  // every watch handed to add()
   bool stopping_ = false;
 
   // Pump thread only.

@@ -25,7 +25,7 @@ using testing::drain;
 // The etcd build of this suite (conformance_store_etcd) runs the same cases on a real etcd.
 #ifdef ORCH_STORE_TEST_ETCD
 ORCH_ETCD_SKIP_UNLESS_AVAILABLE();
-#define STORE_FIXTURES testing::EtcdFixture
+#define STORE_FIXTURES testing::EtcdFixture, testing::Etcd3Fixture
 #else
 #define STORE_FIXTURES testing::SqliteFixture, testing::SqliteTinyFixture
 #endif

@@ -10,6 +10,7 @@
 // Thread-safety: a fixture is used by the test's main thread; store() by any thread.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 
@@ -69,17 +70,22 @@ class SqliteTinyFixture : public SqliteFixtureBase {
 };
 
 #ifdef ORCH_STORE_TEST_ETCD
-// A fresh single-member etcd per fixture (a new cluster starts at revision 0 for us, as the cases
-// expect); reopen() opens a new client of the same member.
-class EtcdFixture {
+// A fresh etcd cluster of `kMembers` per fixture (a new cluster starts at revision 0 for us, as
+// the cases expect); reopen() opens a new client of the same members.
+template <int kMembers>
+class EtcdFixtureOf {
  public:
-  static constexpr const char* kName = "etcd";
-  EtcdFixture() : cluster_(1) { reopen(); }
+  EtcdFixtureOf() : cluster_(kMembers) { reopen(); }
   Store& store() { return *store_; }
   void reopen() {
     store_.reset();
     EtcdOptions options;
     options.endpoints = cluster_.endpoints();
+    if (kMembers > 1) {
+      // Start every client at another member, so that followers serve (and forward) too.
+      std::rotate(options.endpoints.begin(), options.endpoints.begin() + (reopens_++ % kMembers),
+                  options.endpoints.end());
+    }
     auto opened = open_etcd_store(options);
     REQUIRE_MESSAGE(opened.ok(), opened.status().to_string());
     store_ = std::move(opened).value();
@@ -89,6 +95,19 @@ class EtcdFixture {
  private:
   EtcdCluster cluster_;
   std::unique_ptr<Store> store_;
+  int reopens_ = 1;
+};
+
+// One member.
+class EtcdFixture : public EtcdFixtureOf<1> {
+ public:
+  static constexpr const char* kName = "etcd";
+};
+
+// Three members on loopback.
+class Etcd3Fixture : public EtcdFixtureOf<3> {
+ public:
+  static constexpr const char* kName = "etcd-3";
 };
 #endif
 
