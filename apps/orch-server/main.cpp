@@ -5,7 +5,10 @@
 //   orch-server [--data-dir DIR] [--listen 127.0.0.1:6443] [--node-name NAME] [--disable-agent]
 //               [--store sqlite|etcd --etcd-endpoints URL,URL]
 //
-// First start writes <data-dir>/kubeconfig and prints how to use it. SIGINT/SIGTERM stop it
+// Secure by default: HTTPS with a cluster CA generated into <data-dir>/tls, an admin token in
+// <data-dir>/kubeconfig and a join token for orch-agent in <data-dir>/node-token (both 0600);
+// --insecure-plain-http serves plain HTTP without authentication instead (local experiments only).
+// Every start writes <data-dir>/kubeconfig and prints how to use it. SIGINT/SIGTERM stop it
 // cleanly (pods keep running and are adopted by the next start unless --kill-pods-on-exit);
 // a second signal exits at once.
 #include <signal.h>
@@ -21,6 +24,7 @@
 #include <thread>
 #include <vector>
 
+#include "orch/util/log.hpp"
 #include "orch/cluster/cluster.hpp"
 
 namespace {
@@ -56,6 +60,7 @@ int main(int argc, char** argv) {
   std::string node_name = hostname();
   bool disable_agent = false;
   bool kill_pods = false;
+  bool plain_http = false;
   std::string kuard_path;
   std::string store = "sqlite";
   std::vector<std::string> etcd_endpoints;
@@ -64,7 +69,11 @@ int main(int argc, char** argv) {
   app.add_option("--listen", listen, "API address ADDR:PORT (port 0 picks one)")->capture_default_str();
   app.add_option("--node-name", node_name, "name of the local node")->capture_default_str();
   app.add_flag("--disable-agent", disable_agent, "run no local node (control plane only)");
+  int verbosity = 0;
+  app.add_option("-v,--v", verbosity, "log verbosity: 0 (default), 2 (bindings, listeners), 3-5 (more)");
   app.add_flag("--kill-pods-on-exit", kill_pods, "stop every pod on exit instead of leaving them to the next start");
+  app.add_flag("--insecure-plain-http", plain_http,
+               "serve plain HTTP without TLS or authentication (never on a shared machine)");
   app.add_option("--kuard-path", kuard_path, "the kuard binary (default: next to orch-server)");
   app.add_option("--store", store, "where objects live: sqlite (in the data dir) or etcd")
       ->check(CLI::IsMember({"sqlite", "etcd"}))
@@ -75,6 +84,7 @@ int main(int argc, char** argv) {
   app.add_option("--etcd-certfile", etcd_cert, "client certificate for etcd");
   app.add_option("--etcd-keyfile", etcd_key, "client key for etcd");
   CLI11_PARSE(app, argc, argv);
+  orch::log::set_verbosity(verbosity);
   if (store == "etcd" && etcd_endpoints.empty()) {
     std::fprintf(stderr, "orch-server: --store=etcd needs --etcd-endpoints URL[,URL...]\n");
     return 2;
@@ -107,11 +117,13 @@ int main(int argc, char** argv) {
   o.node_names = {node_name};
   o.data_dir = data_dir;
   o.serve_http = true;
+  o.secure = !plain_http;
   o.http_address = listen.substr(0, colon);
   o.http_port = static_cast<std::uint16_t>(port);
   o.address_block = 0;
   o.leader_election = true;
   o.keep_pods_on_stop = !kill_pods;
+  o.mirror_pods = true;
   o.kuard_path = kuard_path;
   if (store == "etcd") {
     o.etcd_endpoints = etcd_endpoints;
@@ -127,6 +139,11 @@ int main(int argc, char** argv) {
   std::printf("orch-server: serving %s (data in %s)\n", (*cluster)->url().c_str(), data_dir.c_str());
   std::printf("  export KUBECONFIG=%s\n", (*cluster)->kubeconfig_path().c_str());
   std::printf("  kubectl get nodes\n");
+  if (!plain_http) {
+    std::printf("  join another node (the token is a secret; it also pins the cluster CA):\n");
+    std::printf("  orch-agent --server %s --token-file %s/node-token --node-name NAME --data-dir DIR\n",
+                (*cluster)->url().c_str(), data_dir.c_str());
+  }
   std::fflush(stdout);
   while (g_signals.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
   std::printf("orch-server: stopping\n");

@@ -30,6 +30,7 @@
 #include "http/spdy.hpp"
 #include "http/takeover.hpp"
 #include "orch/apiserver/status_body.hpp"
+#include "orch/pki/tls.hpp"
 
 namespace orch::apiserver {
 namespace {
@@ -57,6 +58,7 @@ struct NodeTarget {
   std::string host;
   std::uint16_t port = 0;
   std::string token;
+  std::string ca_pem;  // not empty: the node server speaks HTTPS with a certificate it signed
 };
 
 const json::object* obj(const json::value& v, std::string_view key) {
@@ -74,7 +76,7 @@ std::string str(const json::object* o, std::string_view key) {
 StatusDetails pod_details(const std::string& name) { return StatusDetails{name, "", "pods"}; }
 
 Result<NodeTarget> node_target(const json::value& pod, const NodeLookup& nodes,
-                               const std::string& token) {
+                               const std::string& token, const std::string& ca_pem) {
   const json::object* meta = obj(pod, "metadata");
   const json::object* spec = obj(pod, "spec");
   std::string name = str(meta, "name");
@@ -83,6 +85,7 @@ Result<NodeTarget> node_target(const json::value& pod, const NodeLookup& nodes,
   ORCH_ASSIGN_OR_RETURN(json::value node, nodes(node_name));
   NodeTarget t;
   t.token = token;
+  t.ca_pem = ca_pem;
   const json::object* status = obj(node, "status");
   if (status) {
     if (auto* addrs = status->if_contains("addresses"); addrs && addrs->is_array()) {
@@ -177,6 +180,17 @@ net::awaitable<Status> dial_node(std::shared_ptr<tcp::socket> socket, NodeTarget
   }
   boost::system::error_code ignored;
   socket->set_option(tcp::no_delay(true), ignored);
+  if (!target.ca_pem.empty()) {
+    // HTTPS to the node, verified against the cluster CA and the node's address; the rest of the
+    // exchange talks to a plaintext bridge that takes the socket's place.
+    auto ctx = pki::make_client_context(target.ca_pem);
+    if (!ctx.ok()) co_return ctx.status();
+    auto tls = co_await pki::connect_tls(std::move(*socket), **ctx, target.host, kDialTimeout);
+    if (!tls.ok()) co_return unavailable("error dialing node " + target.host + ": " + tls.status().message());
+    auto plain = pki::bridge(std::move(*tls), *ctx);
+    if (!plain.ok()) co_return plain.status();
+    *socket = std::move(*plain);
+  }
   std::string req = fmt::format("GET {} HTTP/1.1\r\nHost: {}:{}\r\nAuthorization: Bearer {}\r\n",
                                 path, target.host, target.port, target.token);
   req += upgrade ? "Connection: Upgrade\r\nUpgrade: orch-portforward\r\n\r\n"
@@ -814,7 +828,7 @@ Response with_takeover(std::shared_ptr<ConnectionTakeover> t, const std::string&
 }  // namespace
 
 Response pod_log(const Request& req, const json::value& pod, const NodeLookup& nodes,
-                 const std::string& node_token) {
+                 const std::string& node_token, const std::string& node_ca_pem) {
   const std::string name = str(obj(pod, "metadata"), "name");
   const std::string ns = str(obj(pod, "metadata"), "namespace");
   auto containers = container_names(pod, "containers");
@@ -840,7 +854,7 @@ Response pod_log(const Request& req, const json::value& pod, const NodeLookup& n
                                        ", choose one of: [" + list + "]"),
                            pod_details(name));
   }
-  auto target = node_target(pod, nodes, node_token);
+  auto target = node_target(pod, nodes, node_token, node_ca_pem);
   if (!target.ok()) return status_response(target.status(), pod_details(name));
 
   std::string path = fmt::format("/containerLogs/{}/{}/{}", pct(ns), pct(name), pct(container));
@@ -860,7 +874,7 @@ Response pod_log(const Request& req, const json::value& pod, const NodeLookup& n
 }
 
 Response pod_port_forward(const Request& req, const json::value& pod, const NodeLookup& nodes,
-                          const std::string& node_token) {
+                          const std::string& node_token, const std::string& node_ca_pem) {
   const std::string name = str(obj(pod, "metadata"), "name");
   const std::string ns = str(obj(pod, "metadata"), "namespace");
   Flavor flavor;
@@ -892,7 +906,7 @@ Response pod_port_forward(const Request& req, const json::value& pod, const Node
         bad_request("cannot port-forward to a completed pod; current phase is " + phase),
         pod_details(name));
   }
-  auto target = node_target(pod, nodes, node_token);
+  auto target = node_target(pod, nodes, node_token, node_ca_pem);
   if (!target.ok()) return status_response(target.status(), pod_details(name));
   return with_takeover(
       std::make_shared<PortForwardTakeover>(flavor, std::move(*target), ns, name), name,

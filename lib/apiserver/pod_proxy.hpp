@@ -34,12 +34,15 @@ using NodeLookup = std::function<Result<boost::json::value>(const std::string& n
 // ("a container name must be specified for pod X, choose one of: [a b]"), names none of the
 // pod's containers, or the pod has no node yet; the node's errors pass through (NotFound for a
 // container without a log, BadRequest for `previous` without an earlier restart).
+// With `node_ca_pem`, the node server is reached over HTTPS and its certificate verified against
+// that CA and the node's address.
 Response pod_log(const Request& request, const boost::json::value& pod, const NodeLookup& nodes,
-                 const std::string& node_token);
+                 const std::string& node_token, const std::string& node_ca_pem = "");
 
 // pods/{name}/portforward (GET for WebSocket, POST for SPDY). BadRequest without a supported
 // upgrade or when the pod has no node.
 Response pod_port_forward(const Request& request, const boost::json::value& pod,
-                          const NodeLookup& nodes, const std::string& node_token);
+                          const NodeLookup& nodes, const std::string& node_token,
+                          const std::string& node_ca_pem = "");
 
 }  // namespace orch::apiserver

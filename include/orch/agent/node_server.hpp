@@ -2,8 +2,8 @@
 // API server proxies `kubectl logs` and `kubectl port-forward` (pods/log, pods/portforward).
 //
 // Every request needs `Authorization: Bearer <token>` with NodeServerOptions::token (else 401).
-// Plain HTTP/1.1 for now; TLS arrives later (the hook: sessions are written against one stream
-// type, which an ssl_stream will wrap, selected by a future NodeServerOptions field).
+// HTTPS when given a serving certificate (NodeServerOptions::tls_cert_pem; the TLS connection is
+// bridged to the plain sessions, orch/pki/tls.hpp), else plain HTTP/1.1.
 //
 //   GET /containerLogs/{namespace}/{pod}/{container}?follow=&tailLines=&sinceSeconds=&sinceTime=
 //       &timestamps=&previous=&limitBytes=
@@ -58,6 +58,10 @@ struct NodeServerOptions {
   std::uint16_t port = 0;
   // The bearer token every request must carry. Required (InvalidArgument when empty).
   std::string token;
+  // Serve HTTPS with this certificate (PEM; its SANs must name `address`) and key. Both or
+  // neither (InvalidArgument). Default: none (plain HTTP).
+  std::string tls_cert_pem{};
+  std::string tls_key_pem{};
   // Finds a pod of this node: NotFound when it is not here. Required.
   std::function<Result<PodLocation>(std::string_view ns, std::string_view name)> resolve_pod;
 };

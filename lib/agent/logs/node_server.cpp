@@ -32,6 +32,7 @@
 #include <fmt/format.h>
 
 #include "orch/agent/container_log.hpp"
+#include "orch/pki/tls.hpp"
 
 namespace orch::agent {
 namespace {
@@ -161,6 +162,7 @@ struct NodeServer::Impl {
   explicit Impl(NodeServerOptions o) : options(std::move(o)), acceptor(ioc) {}
 
   NodeServerOptions options;
+  std::shared_ptr<pki::TlsContext> tls;  // set by listen() when serving HTTPS
   net::io_context ioc{1};
   tcp::acceptor acceptor;
   std::thread thread;
@@ -176,6 +178,12 @@ struct NodeServer::Impl {
   bool stopped = false;
 
   Status listen() {
+    if (options.tls_cert_pem.empty() != options.tls_key_pem.empty()) {
+      return invalid_argument("node server: TLS needs both a certificate and a key");
+    }
+    if (!options.tls_cert_pem.empty()) {
+      ORCH_ASSIGN_OR_RETURN(tls, pki::make_server_context({options.tls_cert_pem, options.tls_key_pem}));
+    }
     boost::system::error_code ec;
     auto addr = net::ip::make_address(options.address, ec);
     if (ec) return invalid_argument("bad listen address \"" + options.address + "\"");
@@ -231,11 +239,27 @@ struct NodeServer::Impl {
       }
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
-      auto id = next_id++;
-      auto s = std::make_shared<Session>(std::move(socket));
-      sessions.emplace(id, s);
-      net::co_spawn(ioc, session(id, s), net::detached);
+      if (tls) {
+        net::co_spawn(ioc, tls_session(std::move(socket)), net::detached);
+      } else {
+        start_session(std::move(socket));
+      }
     }
+  }
+
+  void start_session(tcp::socket socket) {
+    auto id = next_id++;
+    auto s = std::make_shared<Session>(std::move(socket));
+    sessions.emplace(id, s);
+    net::co_spawn(ioc, session(id, s), net::detached);
+  }
+
+  // TLS first (bounded like a request header read), then a plain session over a bridge.
+  net::awaitable<void> tls_session(tcp::socket socket) {
+    auto stream = co_await pki::accept_tls(std::move(socket), *tls, kRequestTimeout);
+    if (!stream.ok() || stopping) co_return;
+    auto plain = pki::bridge(std::move(*stream));
+    if (plain.ok()) start_session(std::move(*plain));
   }
 
   void forget(std::uint64_t id) {

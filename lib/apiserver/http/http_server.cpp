@@ -26,6 +26,8 @@
 #include <boost/beast/http.hpp>
 
 #include "http_util.hpp"
+#include "orch/apiserver/status_body.hpp"
+#include "orch/pki/tls.hpp"
 #include "takeover.hpp"
 
 namespace orch::apiserver {
@@ -45,12 +47,39 @@ constexpr std::chrono::seconds kDrainTimeout{10};
 // Longest one write may take before the peer is considered gone.
 constexpr std::chrono::seconds kWriteTimeout{60};
 
-struct Connection {
-  explicit Connection(tcp::socket s) : stream(std::move(s)) {}
-  beast::tcp_stream stream;
+// What stop() needs of a connection, whatever its stream type.
+struct ConnectionBase {
+  virtual ~ConnectionBase() = default;
+  virtual void close() = 0;
   bool idle = true;                        // waiting for a request (safe to close on stop)
   std::function<void()> wake_stream;       // set while streaming: ends the wait at once
 };
+
+// Stream: beast::tcp_stream (HTTP) or pki::TlsStream (HTTPS).
+template <typename Stream>
+struct Connection final : ConnectionBase {
+  template <typename... Args>
+  explicit Connection(Args&&... args) : stream(std::forward<Args>(args)...) {}
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream); }
+  void close() override {
+    boost::system::error_code ignored;
+    lowest().socket().close(ignored);
+  }
+  Stream stream;
+};
+
+constexpr bool kIsTls(const beast::tcp_stream*) { return false; }
+constexpr bool kIsTls(const pki::TlsStream*) { return true; }
+
+// Constant-time comparison, so a token cannot be guessed byte by byte from response times.
+bool same_secret(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
 
 // Wakes a streaming response's coroutine from any thread.
 struct Waker {
@@ -71,6 +100,13 @@ class HttpServerImpl final : public HttpServer {
   ~HttpServerImpl() override { stop(std::chrono::milliseconds(5000)); }
 
   Status listen() {
+    if (options_.tls_cert_pem.empty() != options_.tls_key_pem.empty()) {
+      return Status(Code::kInvalidArgument, "TLS needs both a certificate and a key");
+    }
+    if (!options_.tls_cert_pem.empty()) {
+      ORCH_ASSIGN_OR_RETURN(tls_, pki::make_server_context(
+                                      {options_.tls_cert_pem, options_.tls_key_pem}));
+    }
     boost::system::error_code ec;
     auto addr = net::ip::make_address(options_.address, ec);
     if (ec) return Status(Code::kInvalidArgument, "bad listen address \"" + options_.address + "\"");
@@ -91,7 +127,8 @@ class HttpServerImpl final : public HttpServer {
 
   std::uint16_t port() const override { return port_; }
   std::string url() const override {
-    return "http://" + host_for_url(options_.address) + ":" + std::to_string(port_);
+    return std::string(tls_ ? "https://" : "http://") + host_for_url(options_.address) + ":" +
+           std::to_string(port_);
   }
 
   void stop(std::chrono::milliseconds grace) override {
@@ -107,7 +144,7 @@ class HttpServerImpl final : public HttpServer {
         boost::system::error_code ignored;
         acceptor_.close(ignored);
         for (auto& [id, c] : conns_) {
-          if (c->idle) c->stream.socket().close(ignored);
+          if (c->idle) c->close();
           if (c->wake_stream) c->wake_stream();
         }
         on_drained_ = [&drained] { drained.set_value(); };
@@ -118,7 +155,7 @@ class HttpServerImpl final : public HttpServer {
         std::promise<void> closed;
         net::post(ioc_, [this, &closed] {
           boost::system::error_code ignored;
-          for (auto& [id, c] : conns_) c->stream.socket().close(ignored);
+          for (auto& [id, c] : conns_) c->close();
           on_drained_ = nullptr;
           closed.set_value();
         });
@@ -141,9 +178,15 @@ class HttpServerImpl final : public HttpServer {
       boost::system::error_code ignored;
       socket.set_option(tcp::no_delay(true), ignored);
       auto id = next_id_++;
-      auto conn = std::make_shared<Connection>(std::move(socket));
-      conns_.emplace(id, conn);
-      net::co_spawn(ioc_, session(id, conn), net::detached);
+      if (tls_) {
+        auto conn = std::make_shared<Connection<pki::TlsStream>>(std::move(socket), *tls_);
+        conns_.emplace(id, conn);
+        net::co_spawn(ioc_, session(id, conn), net::detached);
+      } else {
+        auto conn = std::make_shared<Connection<beast::tcp_stream>>(std::move(socket));
+        conns_.emplace(id, conn);
+        net::co_spawn(ioc_, session(id, conn), net::detached);
+      }
     }
   }
 
@@ -152,21 +195,33 @@ class HttpServerImpl final : public HttpServer {
     if (conns_.empty() && on_drained_) std::exchange(on_drained_, nullptr)();
   }
 
-  static std::string remote_of(Connection& c) {
+  static std::string remote_of(beast::tcp_stream& s) {
     boost::system::error_code ec;
-    auto ep = c.stream.socket().remote_endpoint(ec);
+    auto ep = s.socket().remote_endpoint(ec);
     return ec ? std::string("?") : ep.address().to_string() + ":" + std::to_string(ep.port());
   }
 
-  net::awaitable<void> session(std::uint64_t id, std::shared_ptr<Connection> c) {
+  template <typename Stream>
+  net::awaitable<void> session(std::uint64_t id, std::shared_ptr<Connection<Stream>> c) {
     beast::flat_buffer buffer;
-    const std::string remote = remote_of(*c);
+    const std::string remote = remote_of(c->lowest());
+    bool bridged = false;  // a TLS connection handed to a bridge's pump, which closes it
+    bool streamed = false;  // watch_for_eof may still be reading: no TLS shutdown then
+    if constexpr (kIsTls(static_cast<Stream*>(nullptr))) {
+      c->lowest().expires_after(options_.read_timeout);
+      auto [hec] = co_await c->stream.async_handshake(pki::TlsStream::server, kTuple);
+      if (hec) {
+        c->close();
+        forget(id);
+        co_return;
+      }
+    }
     while (!stopping_) {
       http::request_parser<http::string_body> parser;
       parser.body_limit(options_.max_body_bytes);
       parser.header_limit(64 * 1024);
       c->idle = true;
-      c->stream.expires_after(options_.read_timeout);
+      c->lowest().expires_after(options_.read_timeout);
       auto [ec, n] = co_await http::async_read(c->stream, buffer, parser, kTuple);
       c->idle = false;
       if (ec == http::error::body_limit) {
@@ -184,7 +239,7 @@ class HttpServerImpl final : public HttpServer {
         if (left <= kMaxDrainBytes) {
           left -= std::min<std::uint64_t>(left, buffer.size());
           char scratch[16384];
-          c->stream.expires_after(kDrainTimeout);
+          c->lowest().expires_after(kDrainTimeout);
           while (left > 0) {
             auto [dec, dn] = co_await c->stream.async_read_some(net::buffer(scratch), kTuple);
             if (dec) break;
@@ -206,30 +261,79 @@ class HttpServerImpl final : public HttpServer {
       if (response.takeover) {
         // pods/log, pods/portforward: the connection is the answer. stop() ends it by closing
         // the socket.
-        Connection* raw = c.get();
-        c->wake_stream = [raw] {
+        if constexpr (kIsTls(static_cast<Stream*>(nullptr))) {
+          // The takeover speaks plaintext to a bridge; the pump owns the TLS connection now.
+          auto plain = pki::bridge(std::shared_ptr<pki::TlsStream>(c, &c->stream), c);
+          if (!plain.ok()) break;
+          bridged = true;
+          auto local = std::make_shared<beast::tcp_stream>(std::move(*plain));
+          c->wake_stream = [c, local] {
+            boost::system::error_code ignored;
+            local->socket().close(ignored);
+            c->close();
+          };
+          co_await response.takeover->run(*local, buffer, request);
           boost::system::error_code ignored;
-          raw->stream.socket().close(ignored);
-        };
-        co_await response.takeover->run(c->stream, buffer, request);
+          local->socket().close(ignored);
+        } else {
+          Connection<Stream>* raw = c.get();
+          c->wake_stream = [raw] { raw->close(); };
+          co_await response.takeover->run(c->stream, buffer, request);
+        }
         c->wake_stream = nullptr;
         break;
       }
       if (response.stream) {
-        co_await write_stream(*c, response, version);
+        co_await write_stream(c, response, version);
+        streamed = true;
         break;  // a streamed response ends its connection
       }
       if (!co_await write_plain(*c, response, version, keep_alive && !stopping_)) break;
       if (!keep_alive) break;
     }
-    boost::system::error_code ignored;
-    c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    c->stream.socket().close(ignored);
+    if (!bridged) {
+      if constexpr (kIsTls(static_cast<Stream*>(nullptr))) {
+        if (!streamed) {
+          // close_notify, bounded: a peer that does not answer is closed on anyway.
+          c->lowest().expires_after(std::chrono::seconds(2));
+          co_await c->stream.async_shutdown(kTuple);
+        }
+      }
+      boost::system::error_code ignored;
+      c->lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      c->close();
+    }
     forget(id);
+  }
+
+  // The response to a request that may not pass: nullopt when it may.
+  std::optional<Response> authenticate(const Request& request) const {
+    if (options_.bearer_tokens.empty()) return std::nullopt;
+    for (const auto& p : options_.public_paths) {
+      if (request.path == p || (p.ends_with('/') && request.path.starts_with(p))) return std::nullopt;
+    }
+    std::string_view auth = request.header("authorization");
+    constexpr std::string_view kBearer = "Bearer ";
+    if (auth.size() > kBearer.size() &&
+        std::equal(kBearer.begin(), kBearer.end(), auth.begin(), [](char a, char b) {
+          return std::tolower(static_cast<unsigned char>(a)) ==
+                 std::tolower(static_cast<unsigned char>(b));
+        })) {
+      std::string_view token = auth.substr(kBearer.size());
+      while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+      bool ok = false;
+      for (const auto& t : options_.bearer_tokens) ok |= same_secret(token, t);
+      if (ok) return std::nullopt;
+    }
+    return status_response(Status(Code::kUnauthenticated, "Unauthorized"));
   }
 
   net::awaitable<Response> run_handler(const Request* request) {
     try {
+      if (auto denied = authenticate(*request)) co_return std::move(*denied);
+      if (options_.pre_handler) {
+        if (auto answer = options_.pre_handler(*request)) co_return std::move(*answer);
+      }
       co_return handler_.handle(*request);
     } catch (const std::exception& e) {
       co_return status_response(internal_error(e.what()));
@@ -239,10 +343,13 @@ class HttpServerImpl final : public HttpServer {
   }
 
   // Ends when the peer closes (or the socket is closed): marks the client gone, wakes the writer.
-  static net::awaitable<void> watch_for_eof(tcp::socket* socket, std::shared_ptr<Waker> waker) {
+  // Holds the connection: a TLS stream must outlive its pending read.
+  template <typename Stream>
+  static net::awaitable<void> watch_for_eof(std::shared_ptr<Connection<Stream>> c,
+                                            std::shared_ptr<Waker> waker) {
     char scratch[256];
     for (;;) {
-      auto [ec, n] = co_await socket->async_read_some(net::buffer(scratch), kTuple);
+      auto [ec, n] = co_await c->stream.async_read_some(net::buffer(scratch), kTuple);
       if (ec) {
         waker->client_gone = true;
         waker->timer.cancel();
@@ -273,25 +380,30 @@ class HttpServerImpl final : public HttpServer {
   }
 
   // Returns whether the connection is still usable.
-  net::awaitable<bool> write_plain(Connection& c, Response& r, unsigned version, bool keep_alive) {
+  template <typename Stream>
+  net::awaitable<bool> write_plain(Connection<Stream>& c, Response& r, unsigned version,
+                                   bool keep_alive) {
     http::response<http::string_body> res{static_cast<http::status>(r.status), version};
     set_headers(res, r);
     res.body() = std::move(r.body);
     res.keep_alive(keep_alive);
     res.prepare_payload();
-    c.stream.expires_after(kWriteTimeout);
+    c.lowest().expires_after(kWriteTimeout);
     auto [ec, n] = co_await http::async_write(c.stream, res, kTuple);
     co_return !ec;
   }
 
-  net::awaitable<void> write_stream(Connection& c, Response& r, unsigned version) {
+  template <typename Stream>
+  net::awaitable<void> write_stream(std::shared_ptr<Connection<Stream>> conn, Response& r,
+                                    unsigned version) {
+    Connection<Stream>& c = *conn;
     auto stream = r.stream;
     http::response<http::empty_body> res{static_cast<http::status>(r.status), version};
     set_headers(res, r);
     res.chunked(true);
     res.keep_alive(false);
     http::response_serializer<http::empty_body> sr{res};
-    c.stream.expires_after(kWriteTimeout);
+    c.lowest().expires_after(kWriteTimeout);
     auto [hec, hn] = co_await http::async_write_header(c.stream, sr, kTuple);
     if (hec) {
       stream->close();
@@ -313,7 +425,7 @@ class HttpServerImpl final : public HttpServer {
     c.wake_stream = wake;
 
     // The client sends nothing on a watch; a completed read means it went away.
-    net::co_spawn(ex, watch_for_eof(&c.stream.socket(), waker), net::detached);
+    net::co_spawn(ex, watch_for_eof(conn, waker), net::detached);
 
     bool write_failed = false;
     for (;;) {
@@ -323,7 +435,7 @@ class HttpServerImpl final : public HttpServer {
         std::string joined;
         for (auto& s : *chunks) joined += s;
         if (joined.empty()) continue;  // a zero-length chunk would end the body
-        c.stream.expires_after(kWriteTimeout);
+        c.lowest().expires_after(kWriteTimeout);
         auto [ec, n] = co_await net::async_write(c.stream, http::make_chunk(net::buffer(joined)),
                                                  kTuple);
         if (ec) {
@@ -344,7 +456,7 @@ class HttpServerImpl final : public HttpServer {
     stream->set_notify(nullptr);
     stream->close();
     if (!write_failed && !waker->client_gone) {
-      c.stream.expires_after(kWriteTimeout);
+      c.lowest().expires_after(kWriteTimeout);
       co_await net::async_write(c.stream, http::make_chunk_last(), kTuple);
     }
   }
@@ -358,8 +470,10 @@ class HttpServerImpl final : public HttpServer {
   std::thread io_thread_;
   std::uint16_t port_ = 0;
 
+  std::shared_ptr<pki::TlsContext> tls_;  // set by listen() when serving HTTPS
+
   // Network thread only:
-  std::map<std::uint64_t, std::shared_ptr<Connection>> conns_;
+  std::map<std::uint64_t, std::shared_ptr<ConnectionBase>> conns_;
   std::uint64_t next_id_ = 1;
   std::function<void()> on_drained_;
   std::atomic<bool> stopping_{false};
