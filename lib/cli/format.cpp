@@ -2,9 +2,11 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <cctype>
+#include <optional>
 #include <set>
 #include <sstream>
 
+#include "orch/api/time.hpp"
 #include "orch/cli/orchctl.hpp"
 
 namespace orch::cli {
@@ -44,6 +46,7 @@ const std::set<std::string, std::less<>> kValueFlags = {
     "restart",    "revision", "cascade",       "current-replicas", "external-ip", "since",
     "label-columns", "sort-by", "chunk-size", "request-timeout", "server", "user", "cluster",
     "limit-bytes", "field-manager", "validate", "pod-running-timeout", "session-affinity",
+    "for", "address", "pod-selector", "api-version", "skip-wait-for-delete-timeout",
 };
 // Long boolean flags.
 const std::set<std::string, std::less<>> kBoolFlags = {
@@ -52,6 +55,7 @@ const std::set<std::string, std::less<>> kBoolFlags = {
     "minify", "raw", "help", "watch-only", "ignore-not-found", "short", "client", "timestamps",
     "now", "ignore-daemonsets", "delete-emptydir-data", "flatten", "save-config", "windows-line-endings",
     "allow-missing-template-keys", "namespaced", "no-headers", "show-managed-fields",
+    "disable-eviction", "delete-local-data", "command",
 };
 
 std::string short_to_long(char c, bool logs) {
@@ -709,6 +713,198 @@ Result<std::string> eval_jsonpath(std::string_view tmpl, const json::value& data
   if (t.find('{') == std::string::npos) t = "{" + t + "}";
   JsonPath jp(t, strict);
   return jp.run(data);
+}
+
+// ---------------------------------------------------------------------------------------------
+// wait / timeouts
+
+Result<std::chrono::milliseconds> parse_timeout(std::string_view text) {
+  std::string t(text);
+  if (!t.empty() && std::all_of(t.begin(), t.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); }))
+    t += "s";
+  auto d = api::parse_duration(t);
+  if (!d.ok()) {
+    return bad_request("invalid argument \"" + std::string(text) + "\" for \"--timeout\" flag: " +
+                       d.status().message());
+  }
+  return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+}
+
+Result<WaitFor> parse_wait_for(std::string_view text) {
+  WaitFor w;
+  auto lower = [](std::string s) {
+    for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+  };
+  std::string t(text);
+  if (lower(t) == "delete") return w;
+  if (lower(t).starts_with("condition=")) {
+    w.kind = WaitFor::Kind::kCondition;
+    std::string rest = t.substr(10);
+    auto eq = rest.find('=');
+    w.name = rest.substr(0, eq);
+    w.value = eq == std::string::npos ? "True" : rest.substr(eq + 1);
+    if (w.name.empty()) return bad_request("unrecognized condition: \"" + t + "\"");
+    return w;
+  }
+  if (lower(t).starts_with("jsonpath=")) {
+    w.kind = WaitFor::Kind::kJsonPath;
+    std::string rest = t.substr(9);
+    // The template ends at its last '}'; "=value" may follow.
+    auto close = rest.rfind('}');
+    if (close == std::string::npos) return bad_request("unrecognized condition: \"" + t + "\"");
+    w.name = rest.substr(0, close + 1);
+    std::string tail = rest.substr(close + 1);
+    if (!tail.empty() && tail[0] == '=') w.value = tail.substr(1);
+    else if (!tail.empty()) return bad_request("unrecognized condition: \"" + t + "\"");
+    return w;
+  }
+  return bad_request("unrecognized condition: \"" + t + "\"");
+}
+
+bool wait_for_met(const WaitFor& w, const json::value& object) {
+  if (w.kind == WaitFor::Kind::kCondition) {
+    const auto* status = object.is_object() ? object.get_object().if_contains("status") : nullptr;
+    const auto* conds = status && status->is_object() ? status->get_object().if_contains("conditions") : nullptr;
+    if (!conds || !conds->is_array()) return false;
+    auto iequal = [](std::string_view a, std::string_view b) {
+      return a.size() == b.size() &&
+             std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return std::tolower(static_cast<unsigned char>(x)) == std::tolower(static_cast<unsigned char>(y));
+             });
+    };
+    for (const auto& c : conds->get_array()) {
+      if (!c.is_object()) continue;
+      const auto* type = c.get_object().if_contains("type");
+      const auto* st = c.get_object().if_contains("status");
+      if (type && type->is_string() && iequal(type->get_string(), w.name))
+        return st && st->is_string() && iequal(st->get_string(), w.value);
+    }
+    return false;
+  }
+  if (w.kind == WaitFor::Kind::kJsonPath) {
+    auto r = eval_jsonpath(w.name, object);
+    if (!r.ok()) return false;
+    return w.value.empty() ? !r->empty() : *r == w.value;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------------------------------------
+// rollout status
+
+namespace {
+
+long long int_field(const json::value& v, std::initializer_list<std::string_view> path, long long fallback) {
+  const json::value* cur = &v;
+  for (auto p : path) {
+    if (!cur->is_object()) return fallback;
+    cur = cur->get_object().if_contains(p);
+    if (!cur) return fallback;
+  }
+  return cur->is_number() ? cur->to_number<long long>() : fallback;
+}
+
+std::string str_field(const json::value& v, std::initializer_list<std::string_view> path) {
+  const json::value* cur = &v;
+  for (auto p : path) {
+    if (!cur->is_object()) return {};
+    cur = cur->get_object().if_contains(p);
+    if (!cur) return {};
+  }
+  return cur->is_string() ? std::string(cur->get_string()) : std::string();
+}
+
+RolloutStep waiting(std::string message) { return RolloutStep{std::move(message), false, ""}; }
+RolloutStep finished(std::string message) { return RolloutStep{std::move(message), true, ""}; }
+
+// kubectl's daemon set and stateful set viewers follow only the RollingUpdate strategy.
+std::optional<RolloutStep> not_rolling(const json::value& o) {
+  std::string strategy = str_field(o, {"spec", "updateStrategy", "type"});
+  if (strategy.empty() || strategy == "RollingUpdate") return std::nullopt;
+  return RolloutStep{"", true, "rollout status is only available for RollingUpdate strategy type"};
+}
+
+bool generation_observed(const json::value& o) {
+  return int_field(o, {"metadata", "generation"}, 0) <= int_field(o, {"status", "observedGeneration"}, 0);
+}
+
+RolloutStep deployment_step(const json::value& o) {
+  std::string name = str_field(o, {"metadata", "name"});
+  if (!generation_observed(o)) return waiting("Waiting for deployment spec update to be observed...");
+  const json::value* conds = nullptr;
+  if (const auto* st = o.get_object().if_contains("status"); st && st->is_object())
+    conds = st->get_object().if_contains("conditions");
+  if (conds && conds->is_array())
+    for (const auto& c : conds->get_array())
+      if (str_field(c, {"type"}) == "Progressing" && str_field(c, {"reason"}) == "ProgressDeadlineExceeded")
+        return RolloutStep{"", true, "deployment \"" + name + "\" exceeded its progress deadline"};
+  long long want = int_field(o, {"spec", "replicas"}, 1);
+  long long updated = int_field(o, {"status", "updatedReplicas"}, 0);
+  long long replicas = int_field(o, {"status", "replicas"}, 0);
+  long long available = int_field(o, {"status", "availableReplicas"}, 0);
+  std::string prefix = "Waiting for deployment \"" + name + "\" rollout to finish: ";
+  if (updated < want)
+    return waiting(prefix + std::to_string(updated) + " out of " + std::to_string(want) +
+                   " new replicas have been updated...");
+  if (replicas > updated)
+    return waiting(prefix + std::to_string(replicas - updated) + " old replicas are pending termination...");
+  if (available < updated)
+    return waiting(prefix + std::to_string(available) + " of " + std::to_string(updated) +
+                   " updated replicas are available...");
+  return finished("deployment \"" + name + "\" successfully rolled out");
+}
+
+RolloutStep daemonset_step(const json::value& o) {
+  if (auto r = not_rolling(o)) return *r;
+  std::string name = str_field(o, {"metadata", "name"});
+  if (!generation_observed(o)) return waiting("Waiting for daemon set spec update to be observed...");
+  long long desired = int_field(o, {"status", "desiredNumberScheduled"}, 0);
+  long long updated = int_field(o, {"status", "updatedNumberScheduled"}, 0);
+  long long available = int_field(o, {"status", "numberAvailable"}, 0);
+  std::string prefix = "Waiting for daemon set \"" + name + "\" rollout to finish: ";
+  if (updated < desired)
+    return waiting(prefix + std::to_string(updated) + " out of " + std::to_string(desired) +
+                   " new pods have been updated...");
+  if (available < desired)
+    return waiting(prefix + std::to_string(available) + " of " + std::to_string(desired) +
+                   " updated pods are available...");
+  return finished("daemon set \"" + name + "\" successfully rolled out");
+}
+
+RolloutStep statefulset_step(const json::value& o) {
+  if (auto r = not_rolling(o)) return *r;
+  if (int_field(o, {"status", "observedGeneration"}, 0) == 0 || !generation_observed(o))
+    return waiting("Waiting for statefulset spec update to be observed...");
+  long long want = int_field(o, {"spec", "replicas"}, 1);
+  long long ready = int_field(o, {"status", "readyReplicas"}, 0);
+  long long updated = int_field(o, {"status", "updatedReplicas"}, 0);
+  if (ready < want) return waiting("Waiting for " + std::to_string(want - ready) + " pods to be ready...");
+  long long partition = int_field(o, {"spec", "updateStrategy", "rollingUpdate", "partition"}, -1);
+  if (partition >= 0) {
+    if (updated < want - partition)
+      return waiting("Waiting for partitioned roll out to finish: " + std::to_string(updated) + " out of " +
+                     std::to_string(want - partition) + " new pods have been updated...");
+    return finished("partitioned roll out complete: " + std::to_string(updated) + " new pods have been updated...");
+  }
+  std::string update_rev = str_field(o, {"status", "updateRevision"});
+  std::string current_rev = str_field(o, {"status", "currentRevision"});
+  if (update_rev != current_rev)
+    return waiting("waiting for statefulset rolling update to complete " + std::to_string(updated) +
+                   " pods at revision " + update_rev + "...");
+  return finished("statefulset rolling update complete " +
+                  std::to_string(int_field(o, {"status", "currentReplicas"}, 0)) + " pods at revision " +
+                  current_rev + "...");
+}
+
+}  // namespace
+
+RolloutStep rollout_status(std::string_view kind, const json::value& object) {
+  if (!object.is_object()) return RolloutStep{"", true, "not an object"};
+  if (kind == "Deployment") return deployment_step(object);
+  if (kind == "DaemonSet") return daemonset_step(object);
+  if (kind == "StatefulSet") return statefulset_step(object);
+  return RolloutStep{"", true, "no status viewer has been implemented for " + std::string(kind)};
 }
 
 }  // namespace orch::cli

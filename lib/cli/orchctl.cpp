@@ -20,6 +20,7 @@
 #include "orch/api/yaml.hpp"
 #include "orch/client/client.hpp"
 #include "orch/client/kubeconfig.hpp"
+#include "orch/client/port_forward.hpp"
 #include "orch/client/resource.hpp"
 
 namespace orch::cli {
@@ -174,6 +175,10 @@ class Orchctl {
   int cmd_config();
   int cmd_version();
   int cmd_api_resources();
+  int cmd_port_forward();
+  int cmd_drain();
+  int cmd_wait();
+  int cmd_explain();
 
   // Helpers -----------------------------------------------------------------------------------
   // "deploy/web" or ("deploy", "web") -> resource and name.
@@ -182,13 +187,21 @@ class Orchctl {
   Result<std::vector<json::value>> read_files();
   int print_objects(const std::vector<json::value>& objects, const std::string& output, bool as_list);
   int create_object(json::value object, const std::string& verb_output);
-  Status wait_deleted(const Resource& r, const std::string& ns, const std::string& name);
+  // Polls until the object is gone. After a second, prints `what` (when not empty) on stderr
+  // once. DeadlineExceeded after `timeout` (zero: no limit).
+  Status wait_deleted(const Resource& r, const std::string& ns, const std::string& name,
+                      const std::string& what, std::chrono::milliseconds timeout);
   Result<json::value> table(const api::ResourceInfo& info, const std::string& ns, const std::string& name,
                             const std::string& selector);
   json::value pod_document(const std::string& name);
   json::value deployment_document(const std::string& name, const std::string& image, long long replicas,
                                   bool run_labels);
   std::string events_for(const json::value& object);
+  // cordon/uncordon one node, printing kubectl's line. 0 or 1 (after printing the error).
+  int set_unschedulable(const std::string& name, bool cordon);
+  // The pod a workload or service selects (kubectl's choice: Running and Ready first, then the
+  // oldest), waiting up to --pod-running-timeout for one to exist.
+  Result<json::value> pod_for(const api::ResourceInfo& info, const json::value& object);
 
   Args a_;
   std::ostream& out_;
@@ -200,6 +213,7 @@ class Orchctl {
   std::string ns_ = "default";
   bool all_ns_ = false;
   std::shared_ptr<Client> client_{};
+  client::HttpTransportOptions http_options_{};
 };
 
 Status Orchctl::load_config() {
@@ -234,6 +248,7 @@ Status Orchctl::connect() {
   auto opts = client::http_options_from_kubeconfig(config_, ctx);
   if (!opts.ok()) return opts.status();
   if (!opts->servers.empty()) server_ = opts->servers.front();
+  http_options_ = *opts;
   auto transport = client::make_http_transport(*opts);
   if (!transport.ok()) return transport.status();
   client_ = std::make_shared<Client>(std::shared_ptr<client::Transport>(std::move(*transport)));
@@ -559,6 +574,12 @@ json::value Orchctl::pod_document(const std::string& name) {
     env.push_back(json::object{{"name", e.substr(0, eq)}, {"value", eq == std::string::npos ? "" : e.substr(eq + 1)}});
   }
   if (!env.empty()) container["env"] = std::move(env);
+  // `run NAME --image=X -- ARG...`: the container's args (its command with --command).
+  if (a_.positional.size() > 2) {
+    json::array words;
+    for (std::size_t i = 2; i < a_.positional.size(); ++i) words.push_back(json::string(a_.positional[i]));
+    container[a_.flag("command") ? "command" : "args"] = std::move(words);
+  }
   if (a_.has("port")) {
     json::object port;
     try {
@@ -835,12 +856,20 @@ int Orchctl::cmd_apply() {
 // ---------------------------------------------------------------------------------------------
 // delete
 
-Status Orchctl::wait_deleted(const Resource& r, const std::string& ns, const std::string& name) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
-  while (std::chrono::steady_clock::now() < deadline) {
+Status Orchctl::wait_deleted(const Resource& r, const std::string& ns, const std::string& name,
+                             const std::string& what, std::chrono::milliseconds timeout) {
+  auto start = std::chrono::steady_clock::now();
+  bool told = false;
+  while (timeout.count() == 0 || std::chrono::steady_clock::now() - start < timeout) {
     auto o = client_->get(r, ns, name);
     if (!o.ok() && o.status().code() == Code::kNotFound) return ok_status();
     if (!o.ok()) return o.status();
+    // A long wait says what it waits for (once), on stderr so stdout stays kubectl's.
+    if (!told && !what.empty() && std::chrono::steady_clock::now() - start > std::chrono::seconds(1)) {
+      err_ << what << "\n";
+      err_.flush();
+      told = true;
+    }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
   return Status(Code::kDeadlineExceeded, "timed out waiting for the condition on " + r.plural + "/" + name);
@@ -924,8 +953,16 @@ int Orchctl::cmd_delete() {
     deleted.emplace_back(r, ns, name);
   }
   if (a_.flag("wait", true)) {
+    std::chrono::milliseconds timeout{0};
+    if (a_.has("timeout")) {
+      auto t = parse_timeout(a_.get("timeout"));
+      if (!t.ok()) return fail("error: " + t.status().message());
+      timeout = *t;
+    }
     for (const auto& [r, ns, name] : deleted) {
-      auto st = wait_deleted(r, ns, name);
+      std::string what = "waiting for " + r.plural + " \"" + name + "\" to be deleted" +
+                         (r.plural == "pods" ? " (graceful termination)" : "") + "...";
+      auto st = wait_deleted(r, ns, name, what, timeout);
       if (!st.ok()) rc = fail("error: " + st.message());
     }
   }
@@ -1107,18 +1144,24 @@ int Orchctl::cmd_cordon(bool cordon) {
   if (auto st = connect(); !st.ok()) return fail(st);
   std::string name = p[1];
   if (auto s = name.find('/'); s != std::string::npos) name = name.substr(s + 1);
+  return set_unschedulable(name, cordon);
+}
+
+int Orchctl::set_unschedulable(const std::string& name, bool cordon) {
   auto o = client_->get(client::resources::kNodes, "", name);
   if (!o.ok()) return fail(o.status());
   const auto* u = at(*o, {"spec", "unschedulable"});
   bool is = u && u->is_bool() && u->get_bool();
   if (is == cordon) {
     out_ << "node/" << name << " already " << (cordon ? "cordoned" : "uncordoned") << "\n";
+    out_.flush();
     return 0;
   }
   json::object patch{{"spec", json::object{{"unschedulable", cordon ? json::value(true) : json::value(nullptr)}}}};
   auto res = client_->patch(client::resources::kNodes, "", name, client::PatchType::Merge, json::serialize(patch));
   if (!res.ok()) return fail(res.status());
   out_ << "node/" << name << (cordon ? " cordoned\n" : " uncordoned\n");
+  out_.flush();
   return 0;
 }
 
@@ -1132,7 +1175,11 @@ int Orchctl::cmd_rollout() {
   auto target = resolve_one(2);
   if (!target.ok()) return fail(target.status().message());
   auto [info, name] = *target;
-  if (info->kind != "Deployment") return fail("error: no rollout support for " + kind_ref(*info) + " in orchctl");
+  bool workload = info->kind == "Deployment" || info->kind == "StatefulSet" || info->kind == "DaemonSet";
+  bool deployment_only = sub == "pause" || sub == "resume" || sub == "history" || sub == "undo";
+  if (!workload || (deployment_only && info->kind != "Deployment"))
+    return fail("error: no " + (sub == "status" ? std::string("status viewer") : sub) +
+                " has been implemented for " + kind_ref(*info) + " in orchctl");
   if (auto st = connect(); !st.ok()) return fail(st);
   Resource r = to_resource(*info);
   std::string ref = kind_ref(*info) + "/" + name;
@@ -1144,53 +1191,25 @@ int Orchctl::cmd_rollout() {
   };
   if (sub == "status") {
     std::string last;
-    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(600);
+    std::optional<std::chrono::steady_clock::time_point> deadline;
     if (a_.has("timeout")) {
-      std::string t = a_.get("timeout");
-      long long secs = std::atoll(t.c_str());
-      if (t.ends_with("m")) secs *= 60;
-      if (secs > 0) deadline = std::chrono::steady_clock::now() + std::chrono::seconds(secs);
+      auto t = parse_timeout(a_.get("timeout"));
+      if (!t.ok()) return fail("error: " + t.status().message());
+      if (t->count() > 0) deadline = std::chrono::steady_clock::now() + *t;
     }
     while (true) {
       auto o = client_->get(r, ns_, name);
       if (!o.ok()) return fail(o.status());
-      std::string msg;
-      bool done = false;
-      long long generation = int_at(*o, {"metadata", "generation"});
-      long long observed = int_at(*o, {"status", "observedGeneration"});
-      if (generation <= observed) {
-        if (const auto* conds = at(*o, {"status", "conditions"}); conds && conds->is_array())
-          for (const auto& c : conds->get_array())
-            if (str_at(c, {"type"}) == "Progressing" && str_at(c, {"reason"}) == "ProgressDeadlineExceeded")
-              return fail("error: deployment \"" + name + "\" exceeded its progress deadline");
-        long long spec_replicas = int_at(*o, {"spec", "replicas"}, 1);
-        long long updated = int_at(*o, {"status", "updatedReplicas"});
-        long long replicas = int_at(*o, {"status", "replicas"});
-        long long available = int_at(*o, {"status", "availableReplicas"});
-        if (updated < spec_replicas)
-          msg = "Waiting for deployment \"" + name + "\" rollout to finish: " + std::to_string(updated) +
-                " out of " + std::to_string(spec_replicas) + " new replicas have been updated...";
-        else if (replicas > updated)
-          msg = "Waiting for deployment \"" + name + "\" rollout to finish: " + std::to_string(replicas - updated) +
-                " old replicas are pending termination...";
-        else if (available < updated)
-          msg = "Waiting for deployment \"" + name + "\" rollout to finish: " + std::to_string(available) + " of " +
-                std::to_string(updated) + " updated replicas are available...";
-        else {
-          msg = "deployment \"" + name + "\" successfully rolled out";
-          done = true;
-        }
-      } else {
-        msg = "Waiting for deployment spec update to be observed...";
-      }
-      if (msg != last) {
-        out_ << msg << "\n";
+      RolloutStep step = rollout_status(info->kind, *o);
+      if (!step.error.empty()) return fail("error: " + step.error);
+      if (step.message != last) {
+        out_ << step.message << "\n";
         out_.flush();
-        last = msg;
+        last = step.message;
       }
-      if (done) return 0;
-      if (!a_.flag("watch", true)) return 0;
-      if (std::chrono::steady_clock::now() > deadline) return fail("error: timed out waiting for the condition");
+      if (step.done || !a_.flag("watch", true)) return 0;
+      if (deadline && std::chrono::steady_clock::now() > *deadline)
+        return fail("error: timed out waiting for the condition");
       std::this_thread::sleep_for(std::chrono::milliseconds(250));
     }
   }
@@ -1646,7 +1665,15 @@ int Orchctl::cmd_edit() {
     if (!docs.ok() || docs->size() != 1) {
       why = docs.ok() ? "expected exactly one document" : docs.status().message();
     } else {
-      auto u = client_->update(r, ns, docs->front());
+      // As kubectl: a patch from what was fetched to what was saved, so changes the server made
+      // meanwhile (status, resourceVersion) never conflict with the edit.
+      json::value patch = three_way_merge_patch(*o, docs->front(), *o);
+      if (patch.is_object() && patch.as_object().empty()) {
+        fs::remove_all(dir, ec);
+        out_ << "Edit cancelled, no changes made.\n";
+        return 0;
+      }
+      auto u = client_->patch(r, ns, name, client::PatchType::Merge, json::serialize(patch));
       if (u.ok()) {
         fs::remove_all(dir, ec);
         out_ << kind_ref(*info) << "/" << name << " edited\n";
@@ -1666,6 +1693,486 @@ int Orchctl::cmd_edit() {
   }
   fs::remove_all(dir, ec);
   return fail("error: Edit cancelled, no valid changes were saved.");
+}
+
+// ---------------------------------------------------------------------------------------------
+// port-forward
+
+namespace {
+
+// A pod's container port named `name`; 0 when none.
+std::uint16_t named_container_port(const json::value& pod, std::string_view name) {
+  for (const char* field : {"containers", "initContainers"}) {
+    const auto* cs = at(pod, {"spec", field});
+    if (!cs || !cs->is_array()) continue;
+    for (const auto& c : cs->get_array()) {
+      const auto* ps = at(c, {"ports"});
+      if (!ps || !ps->is_array()) continue;
+      for (const auto& port : ps->get_array())
+        if (str_at(port, {"name"}) == name) return static_cast<std::uint16_t>(int_at(port, {"containerPort"}));
+    }
+  }
+  return 0;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+// A label selector string from a workload's spec.selector (matchLabels and matchExpressions) or
+// a Service's spec.selector map.
+std::string selector_of(const json::value& object, bool service) {
+  std::vector<std::string> parts;
+  const auto* sel = at(object, {"spec", "selector"});
+  if (!sel || !sel->is_object()) return {};
+  const auto* labels = service ? sel : sel->get_object().if_contains("matchLabels");
+  if (labels && labels->is_object())
+    for (const auto& kv : labels->get_object()) parts.push_back(std::string(kv.key()) + "=" + str_at(kv.value(), {}));
+  if (const auto* exprs = service ? nullptr : sel->get_object().if_contains("matchExpressions");
+      exprs && exprs->is_array()) {
+    for (const auto& e : exprs->get_array()) {
+      std::string key = str_at(e, {"key"}), op = str_at(e, {"operator"});
+      std::vector<std::string> values;
+      if (const auto* vs = at(e, {"values"}); vs && vs->is_array())
+        for (const auto& v : vs->get_array()) values.push_back(str_at(v, {}));
+      if (op == "In") parts.push_back(key + " in (" + join(values, ",") + ")");
+      else if (op == "NotIn") parts.push_back(key + " notin (" + join(values, ",") + ")");
+      else if (op == "Exists") parts.push_back(key);
+      else if (op == "DoesNotExist") parts.push_back("!" + key);
+    }
+  }
+  return join(parts, ",");
+}
+
+bool pod_ready(const json::value& pod) {
+  if (const auto* conds = at(pod, {"status", "conditions"}); conds && conds->is_array())
+    for (const auto& c : conds->get_array())
+      if (str_at(c, {"type"}) == "Ready") return str_at(c, {"status"}) == "True";
+  return false;
+}
+
+}  // namespace
+
+Result<json::value> Orchctl::pod_for(const api::ResourceInfo& info, const json::value& object) {
+  std::string selector = selector_of(object, info.kind == "Service");
+  if (selector.empty())
+    return invalid_argument("error: cannot attach to " + kind_ref(info) + ": selector for " +
+                            std::string(client::object_name(object)) + " not implemented");
+  std::chrono::milliseconds limit{60'000};
+  if (a_.has("pod-running-timeout")) {
+    auto t = parse_timeout(a_.get("pod-running-timeout"));
+    if (!t.ok()) return bad_request("error: " + t.status().message());
+    limit = *t;
+  }
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  while (true) {
+    client::ListOptions lo;
+    lo.label_selector = selector;
+    auto pods = client_->list_all(client::resources::kPods, ns_, lo);
+    if (!pods.ok()) return pods.status();
+    std::vector<json::value> items;
+    for (auto& pod : pods->items)
+      if (str_at(pod, {"metadata", "deletionTimestamp"}).empty()) items.push_back(std::move(pod));
+    if (!items.empty()) {
+      // kubectl's ByLogging order: scheduled, Running, Ready, then the oldest.
+      auto rank = [](const json::value& pod) {
+        int r = 0;
+        if (str_at(pod, {"spec", "nodeName"}).empty()) r += 4;
+        if (str_at(pod, {"status", "phase"}) != "Running") r += 2;
+        if (!pod_ready(pod)) r += 1;
+        return r;
+      };
+      std::stable_sort(items.begin(), items.end(), [&](const json::value& x, const json::value& y) {
+        if (rank(x) != rank(y)) return rank(x) < rank(y);
+        return str_at(x, {"metadata", "creationTimestamp"}) < str_at(y, {"metadata", "creationTimestamp"});
+      });
+      return items.front();
+    }
+    if (std::chrono::steady_clock::now() > deadline)
+      return Status(Code::kDeadlineExceeded, "error: timed out waiting for the condition");
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+}
+
+int Orchctl::cmd_port_forward() {
+  const auto& p = a_.positional;
+  if (p.size() < 3) return fail("error: TYPE/NAME and list of ports are required for port-forward");
+  if (auto st = connect(); !st.ok()) return fail(st);
+  std::string type = "pod", name = p[1];
+  if (auto s = name.find('/'); s != std::string::npos) {
+    type = name.substr(0, s);
+    name = name.substr(s + 1);
+  }
+  std::string error;
+  const auto* info = find_type(type, error);
+  if (!info) return fail(error);
+  auto object = client_->get(to_resource(*info), ns_, name);
+  if (!object.ok()) return fail(object.status());
+  json::value pod = *object;
+  if (info->kind != "Pod") {
+    auto chosen = pod_for(*info, *object);
+    if (!chosen.ok()) {
+      if (chosen.status().message().starts_with("error:")) return fail(chosen.status().message());
+      return fail(chosen.status());
+    }
+    pod = std::move(*chosen);
+  }
+  std::string pod_name(client::object_name(pod));
+
+  // The ports, with Service ports and named ports translated to the pod's numbers.
+  std::vector<client::PortForwardPort> ports;
+  for (std::size_t i = 2; i < p.size(); ++i) {
+    std::string spec = p[i];
+    std::string local, remote = spec;
+    bool has_local = false;
+    if (auto colon = spec.rfind(':'); colon != std::string::npos) {
+      local = spec.substr(0, colon);
+      remote = spec.substr(colon + 1);
+      has_local = true;
+    }
+    if (info->kind == "Service") {
+      const json::value* chosen_port = nullptr;
+      if (const auto* sps = at(*object, {"spec", "ports"}); sps && sps->is_array())
+        for (const auto& sp : sps->get_array())
+          if ((all_digits(remote) && str_at(sp, {"port"}) == remote) || str_at(sp, {"name"}) == remote)
+            chosen_port = &sp;
+      if (!chosen_port)
+        return fail("error: Service " + name + " does not have a service port " + remote);
+      if (!has_local) local = str_at(*chosen_port, {"port"});
+      has_local = true;
+      const auto* target = at(*chosen_port, {"targetPort"});
+      if (target && target->is_string()) {
+        auto n = named_container_port(pod, target->get_string());
+        if (n == 0)
+          return fail("error: Pod '" + pod_name + "' does not have a named port '" +
+                      std::string(target->get_string()) + "'");
+        remote = std::to_string(n);
+      } else if (target && target->is_number() && target->to_number<long long>() > 0) {
+        remote = std::to_string(target->to_number<long long>());
+      } else {
+        remote = str_at(*chosen_port, {"port"});
+      }
+    } else if (!remote.empty() && !all_digits(remote)) {
+      auto n = named_container_port(pod, remote);
+      if (n == 0) return fail("error: Pod '" + pod_name + "' does not have a named port '" + remote + "'");
+      if (!has_local) local = remote = std::to_string(n);
+      remote = std::to_string(n);
+    }
+    auto parsed = client::parse_port_forward_spec(has_local ? local + ":" + remote : remote);
+    if (!parsed.ok()) return fail("error: " + parsed.status().message());
+    ports.push_back(*parsed);
+  }
+  std::string phase = str_at(pod, {"status", "phase"});
+  if (phase != "Running")
+    return fail("error: unable to forward port because pod is not running. Current status=" + phase);
+
+  client::PortForwardOptions opts;
+  opts.connection = http_options_;
+  opts.namespace_ = ns_;
+  opts.pod = pod_name;
+  opts.ports = ports;
+  if (a_.has("address")) {
+    opts.addresses.clear();
+    for (const auto& addr : split(a_.get("address"), ',')) {
+      if (addr == "localhost") {
+        opts.addresses.push_back("127.0.0.1");
+        opts.addresses.push_back("::1");
+      } else {
+        opts.addresses.push_back(addr);
+      }
+    }
+  }
+  opts.on_connection = [this](std::string_view line) {
+    out_ << line << "\n";
+    out_.flush();
+  };
+  opts.on_error = [this](std::string_view line) {
+    err_ << line << "\n";
+    err_.flush();
+  };
+  auto pf = client::PortForward::start(std::move(opts));
+  if (!pf.ok()) {
+    if (pf.status().code() == Code::kUnavailable) return fail("error: " + pf.status().message());
+    return fail(pf.status());
+  }
+  for (const auto& l : (*pf)->listeners()) {
+    std::string host = l.address.find(':') != std::string::npos ? "[" + l.address + "]" : l.address;
+    out_ << "Forwarding from " << host << ":" << l.local << " -> " << l.remote << "\n";
+  }
+  out_.flush();
+  auto st = (*pf)->wait();
+  if (!st.ok()) return fail("error: " + st.message());
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// drain
+
+int Orchctl::cmd_drain() {
+  const auto& p = a_.positional;
+  if (p.size() < 2) return fail("error: USAGE: drain NODE [flags]");
+  if (auto st = connect(); !st.ok()) return fail(st);
+  std::string node = p[1];
+  if (auto s = node.find('/'); s != std::string::npos) node = node.substr(s + 1);
+  std::chrono::milliseconds timeout{0};
+  if (a_.has("timeout")) {
+    auto t = parse_timeout(a_.get("timeout"));
+    if (!t.ok()) return fail("error: " + t.status().message());
+    timeout = *t;
+  }
+  if (int rc = set_unschedulable(node, true); rc != 0) return rc;
+
+  client::ListOptions lo;
+  lo.field_selector = "spec.nodeName=" + node;
+  lo.label_selector = a_.get("pod-selector");
+  auto pods = client_->list_all(client::resources::kPods, "", lo);
+  if (!pods.ok()) return fail(pods.status());
+
+  // kubectl's filters, in its order: DaemonSet, mirror, local storage, unreplicated.
+  const bool ignore_ds = a_.flag("ignore-daemonsets");
+  const bool force = a_.flag("force");
+  const bool emptydir = a_.flag("delete-emptydir-data") || a_.flag("delete-local-data");
+  std::map<std::string, std::vector<std::string>> fatal, warning;
+  std::vector<json::value> victims;
+  for (const auto& pod : pods->items) {
+    std::string ref = std::string(client::object_namespace(pod)) + "/" + std::string(client::object_name(pod));
+    std::string phase = str_at(pod, {"status", "phase"});
+    bool finished = phase == "Succeeded" || phase == "Failed";
+    std::string controller_kind;
+    if (const auto* refs = at(pod, {"metadata", "ownerReferences"}); refs && refs->is_array())
+      for (const auto& r : refs->get_array())
+        if (const auto* c = at(r, {"controller"}); c && c->is_bool() && c->get_bool()) controller_kind = str_at(r, {"kind"});
+    if (controller_kind == "DaemonSet" && !finished) {
+      if (!ignore_ds) fatal["DaemonSet-managed Pods (use --ignore-daemonsets to ignore)"].push_back(ref);
+      else warning["ignoring DaemonSet-managed Pods"].push_back(ref);
+      continue;
+    }
+    if (at(pod, {"metadata", "annotations", "kubernetes.io/config.mirror"})) continue;
+    bool local_storage = false;
+    if (const auto* vols = at(pod, {"spec", "volumes"}); vols && vols->is_array())
+      for (const auto& v : vols->get_array()) local_storage = local_storage || at(v, {"emptyDir"});
+    bool blocked = false;
+    if (local_storage && !finished) {
+      if (!emptydir) {
+        fatal["Pods with local storage (use --delete-emptydir-data to override)"].push_back(ref);
+        blocked = true;
+      } else {
+        warning["deleting Pods with local storage"].push_back(ref);
+      }
+    }
+    if (controller_kind.empty() && !finished) {
+      if (!force) {
+        fatal["cannot delete Pods that declare no controller (use --force to override)"].push_back(ref);
+        blocked = true;
+      } else {
+        warning["deleting Pods that declare no controller"].push_back(ref);
+      }
+    }
+    if (!blocked) victims.push_back(pod);
+  }
+  auto pending = [&](const std::vector<std::string>& errors) {
+    std::string all = errors.size() == 1 ? errors[0] : "[" + join(errors, ", ") + "]";
+    err_ << "error: unable to drain node \"" << node << "\" due to error: " << all << ", continuing command...\n";
+    err_ << "There are pending nodes to be drained:\n " << node << "\n";
+    for (const auto& e : errors) err_ << e << "\n";
+    return 1;
+  };
+  if (!fatal.empty()) {
+    std::vector<std::string> errors;
+    for (const auto& [msg, refs] : fatal) errors.push_back("cannot delete " + msg + ": " + join(refs, ", "));
+    return pending(errors);
+  }
+  if (!warning.empty()) {
+    std::vector<std::string> parts;
+    for (const auto& [msg, refs] : warning) parts.push_back(msg + ": " + join(refs, ", "));
+    err_ << "Warning: " << join(parts, "; ") << "\n";
+  }
+
+  // Evict where the server offers it (pods/eviction in discovery), else delete.
+  bool eviction = false;
+  {
+    client::HttpRequest req;
+    req.path = "/api/v1";
+    auto resp = client_->transport().request(req);
+    eviction = resp.ok() && resp->body.find("\"pods/eviction\"") != std::string::npos;
+  }
+  client::DeleteOptions dopts;
+  if (a_.has("grace-period")) {
+    try {
+      long long g = std::stoll(a_.get("grace-period"));
+      if (g >= 0) dopts.grace_period_seconds = g;
+    } catch (...) {
+      return fail("error: invalid argument \"" + a_.get("grace-period") + "\" for \"--grace-period\" flag");
+    }
+  }
+  std::vector<std::pair<json::value, std::string>> waiting;  // pod, its uid
+  std::vector<std::string> errors;
+  for (const auto& pod : victims) {
+    std::string pns(client::object_namespace(pod)), pname(client::object_name(pod));
+    Status st;
+    if (eviction) {
+      err_ << "evicting pod " << pns << "/" << pname << "\n";
+      client::HttpRequest req;
+      req.method = "POST";
+      req.path = client::resource_path(client::resources::kPods, pns, pname, "eviction");
+      json::object body{{"apiVersion", "policy/v1"}, {"kind", "Eviction"},
+                        {"metadata", json::object{{"name", pname}, {"namespace", pns}}}};
+      if (dopts.grace_period_seconds)
+        body["deleteOptions"] = json::object{{"gracePeriodSeconds", *dopts.grace_period_seconds}};
+      req.body = json::serialize(body);
+      st = client_->transport().request(req).status();
+    } else {
+      st = client_->remove(client::resources::kPods, pns, pname, dopts).status();
+    }
+    if (!st.ok() && st.code() != Code::kNotFound) {
+      errors.push_back(st.message());
+      continue;
+    }
+    waiting.emplace_back(pod, std::string(client::object_uid(pod)));
+  }
+  // Wait for each to go (or come back as a new pod of the same name).
+  auto start = std::chrono::steady_clock::now();
+  while (!waiting.empty()) {
+    for (auto it = waiting.begin(); it != waiting.end();) {
+      std::string pns(client::object_namespace(it->first)), pname(client::object_name(it->first));
+      auto cur = client_->get(client::resources::kPods, pns, pname);
+      bool gone = (!cur.ok() && cur.status().code() == Code::kNotFound) ||
+                  (cur.ok() && client::object_uid(*cur) != it->second);
+      if (gone) {
+        out_ << "pod/" << pname << (eviction ? " evicted\n" : " deleted\n");
+        out_.flush();
+        it = waiting.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (waiting.empty()) break;
+    if (timeout.count() > 0 && std::chrono::steady_clock::now() - start > timeout) {
+      for (const auto& [pod, uid] : waiting)
+        errors.push_back("error when waiting for pod \"" + std::string(client::object_name(pod)) + "\" in namespace \"" +
+                         std::string(client::object_namespace(pod)) + "\" to terminate: global timeout reached: " +
+                         a_.get("timeout"));
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  if (!errors.empty()) {
+    err_ << "There are pending pods in node \"" << node << "\" when an error occurred: "
+         << (errors.size() == 1 ? errors[0] : "[" + join(errors, ", ") + "]") << "\n";
+    for (const auto& [pod, uid] : waiting) err_ << "pod/" << client::object_name(pod) << "\n";
+    return pending(errors);
+  }
+  out_ << "node/" << node << " drained\n";
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// wait
+
+int Orchctl::cmd_wait() {
+  const auto& p = a_.positional;
+  auto cond = parse_wait_for(a_.get("for"));
+  if (!cond.ok()) return fail("error: " + cond.status().message());
+  std::chrono::milliseconds timeout{30'000};
+  if (a_.has("timeout")) {
+    auto t = parse_timeout(a_.get("timeout"));
+    if (!t.ok()) return fail("error: " + t.status().message());
+    timeout = *t;
+  }
+  if (p.size() < 2) return fail("error: resource(s) were provided, but no name was specified");
+  if (auto st = connect(); !st.ok()) return fail(st);
+  // The objects: TYPE/NAME..., TYPE NAME..., or TYPE with -l / --all.
+  std::vector<std::pair<const api::ResourceInfo*, std::string>> targets;
+  std::string error;
+  if (p[1].find('/') != std::string::npos) {
+    for (std::size_t i = 1; i < p.size(); ++i) {
+      auto slash = p[i].find('/');
+      const auto* info = find_type(p[i].substr(0, slash), error);
+      if (!info) return fail(error);
+      targets.emplace_back(info, p[i].substr(slash + 1));
+    }
+  } else {
+    const auto* info = find_type(p[1], error);
+    if (!info) return fail(error);
+    if (p.size() > 2) {
+      for (std::size_t i = 2; i < p.size(); ++i) targets.emplace_back(info, p[i]);
+    } else if (a_.has("selector") || a_.flag("all")) {
+      client::ListOptions lo;
+      lo.label_selector = a_.get("selector");
+      auto list = client_->list_all(to_resource(*info), info->namespaced ? ns_ : "", lo);
+      if (!list.ok()) return fail(list.status());
+      for (const auto& o : list->items) targets.emplace_back(info, std::string(client::object_name(o)));
+      if (targets.empty()) return fail("error: no matching resources found");
+    } else {
+      return fail("error: resource(s) were provided, but no name was specified");
+    }
+  }
+  int rc = 0;
+  for (const auto& [info, name] : targets) {
+    Resource r = to_resource(*info);
+    std::string ns = info->namespaced ? ns_ : "";
+    std::string ref = kind_ref(*info) + "/" + name;
+    std::string want = a_.get("for");
+    if (cond->kind == WaitFor::Kind::kDelete) {
+      auto first = client_->get(r, ns, name);
+      if (!first.ok() && first.status().code() == Code::kNotFound) continue;  // already gone
+      auto st = wait_deleted(r, ns, name, "waiting for " + ref + " to be deleted...", timeout);
+      if (st.code() == Code::kDeadlineExceeded) {
+        rc = fail("error: timed out waiting for the condition on " + r.plural + "/" + name);
+        continue;
+      }
+      if (!st.ok()) {
+        rc = fail(st);
+        continue;
+      }
+      out_ << ref << " condition met\n";
+      out_.flush();
+      continue;
+    }
+    auto start = std::chrono::steady_clock::now();
+    bool told = false, met = false;
+    while (true) {
+      auto o = client_->get(r, ns, name);
+      if (!o.ok()) {
+        rc = fail(o.status());
+        break;
+      }
+      if (wait_for_met(*cond, *o)) {
+        met = true;
+        break;
+      }
+      auto waited = std::chrono::steady_clock::now() - start;
+      if (timeout.count() == 0 || waited > timeout) {
+        rc = fail("error: timed out waiting for the condition on " + r.plural + "/" + name);
+        break;
+      }
+      if (!told && waited > std::chrono::seconds(1)) {
+        err_ << "waiting for " << ref << ": " << want << "...\n";
+        err_.flush();
+        told = true;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    if (met) {
+      out_ << ref << " condition met\n";
+      out_.flush();
+    }
+  }
+  return rc;
+}
+
+// ---------------------------------------------------------------------------------------------
+// explain
+
+int Orchctl::cmd_explain() {
+  const auto& p = a_.positional;
+  if (p.size() < 2)
+    return fail("error: You must specify the type of resource to explain. Use \"orchctl api-resources\" for a "
+                "complete list of supported resources.");
+  auto text = explain(p[1], a_.flag("recursive"));
+  if (!text.ok()) return fail("error: " + text.status().message());
+  out_ << *text;
+  return 0;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1839,8 +2346,8 @@ constexpr std::string_view kUsage =
     "Commands:\n"
     "  get, describe, create, apply, delete, run, expose, scale, set image, edit,\n"
     "  rollout (status|history|undo|pause|resume|restart), logs, label, annotate,\n"
-    "  cordon, uncordon, config (view|get-contexts|use-context|set-context|current-context),\n"
-    "  version, api-resources\n\n"
+    "  cordon, uncordon, drain, port-forward, wait, explain,\n"
+    "  config (view|get-contexts|use-context|set-context|current-context), version, api-resources\n\n"
     "Global flags: --kubeconfig FILE, --context NAME, -n/--namespace NS, -A/--all-namespaces\n";
 
 int Orchctl::run() {
@@ -1852,9 +2359,11 @@ int Orchctl::run() {
   const std::string& verb = p[0];
   static const std::set<std::string, std::less<>> kVerbs = {
       "get", "describe", "create", "apply", "delete", "run", "expose", "scale", "set", "edit", "rollout",
-      "logs", "label", "annotate", "cordon", "uncordon", "config", "version", "api-resources"};
+      "logs", "label", "annotate", "cordon", "uncordon", "config", "version", "api-resources",
+      "port-forward", "drain", "wait", "explain"};
   if (!kVerbs.count(verb)) return fail("error: unknown command \"" + verb + "\" for \"orchctl\"");
   if (verb == "api-resources") return cmd_api_resources();
+  if (verb == "explain") return cmd_explain();
   if (auto st = load_config(); !st.ok()) {
     if (verb == "version" && a_.flag("client")) return cmd_version();
     std::string m = st.message();
@@ -1878,6 +2387,9 @@ int Orchctl::run() {
   if (verb == "cordon") return cmd_cordon(true);
   if (verb == "uncordon") return cmd_cordon(false);
   if (verb == "config") return cmd_config();
+  if (verb == "port-forward") return cmd_port_forward();
+  if (verb == "drain") return cmd_drain();
+  if (verb == "wait") return cmd_wait();
   return cmd_version();
 }
 

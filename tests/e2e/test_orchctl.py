@@ -335,3 +335,267 @@ def test_outputs_watch_and_bulk_delete(server):
     assert r.returncode == 0 and r.stdout.count("deleted") >= 2
     orchctl(server, "delete", "deploy", "--all")
     assert orchctl(server, "get", "deploy").stderr == "No resources found in default namespace.\n"
+
+
+# --------------------------------------------------------------------------------------------
+# port-forward, wait, explain, drain, rollout status of daemon sets and stateful sets
+
+
+def free_port():
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class PortForward:
+    """`orchctl port-forward ARGS` in the background, its output in temp files."""
+
+    def __init__(self, server, *args):
+        self.out = tempfile.TemporaryFile("w+")
+        self.err = tempfile.TemporaryFile("w+")
+        env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.home)
+        self.proc = subprocess.Popen([ORCHCTL, "port-forward", *args], stdout=self.out,
+                                     stderr=self.err, env=env, stdin=subprocess.DEVNULL)
+
+    def text(self, f):
+        f.seek(0)
+        return f.read()
+
+    def forwarding(self):
+        """[(local, remote)] from the `Forwarding from 127.0.0.1:L -> R` lines."""
+        def lines():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"port-forward exited: {self.text(self.err)}")
+            return re.findall(r"^Forwarding from 127\.0\.0\.1:(\d+) -> (\d+)$", self.text(self.out), re.M)
+        return [(int(a), int(b)) for a, b in wait(lines, 60, what="port-forward to listen")]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.out.close()
+        self.err.close()
+
+
+def test_port_forward(server):
+    orchctl(server, "run", "pf", f"--image={IMAGE_BLUE}", "--port=8080")
+    orchctl(server, "create", "deployment", "pfd", f"--image={IMAGE_GREEN}", "--replicas=2", "--port=8080")
+    orchctl(server, "expose", "deployment", "pfd", "--port=80", "--target-port=8080")
+    orchctl(server, "wait", "--for=condition=Ready", "pod/pf", "--timeout=120s")
+    orchctl(server, "rollout", "status", "deploy/pfd", timeout=300)
+    forwards = []
+    try:
+        # A pod, the local port chosen by the kernel (`:REMOTE`).
+        pf = PortForward(server, "pod/pf", ":8080")
+        forwards.append(pf)
+        [(local, remote)] = pf.forwarding()
+        assert remote == 8080 and local > 0
+        assert http_get("127.0.0.1", local) == "blue"
+        assert http_get("127.0.0.1", local) == "blue"  # a second connection
+        assert wait(lambda: pf.text(pf.out).count(f"Handling connection for {local}\n") == 2,
+                    10, what="two 'Handling connection' lines")
+        # A deployment and a service (its port 80 becomes the pods' targetPort 8080), LOCAL:REMOTE.
+        dport, sport = free_port(), free_port()
+        pfd = PortForward(server, "deployment/pfd", f"{dport}:8080")
+        forwards.append(pfd)
+        assert pfd.forwarding() == [(dport, 8080)]
+        assert http_get("127.0.0.1", dport) == "green"
+        pfs = PortForward(server, "service/pfd", f"{sport}:80")
+        forwards.append(pfs)
+        assert pfs.forwarding() == [(sport, 8080)]
+        assert http_get("127.0.0.1", sport) == "green"
+        # A port nothing listens on in the pod: that connection fails, the forward goes on.
+        bad = PortForward(server, "pf", ":9")
+        forwards.append(bad)
+        [(blocal, _)] = bad.forwarding()
+        assert http_get("127.0.0.1", blocal) is None
+        assert wait(lambda: "an error occurred forwarding" in bad.text(bad.err), 10,
+                    what="the forwarding error")
+        assert re.search(rf"an error occurred forwarding {blocal} -> 9: .*refused", bad.text(bad.err))
+        assert http_get("127.0.0.1", local) == "blue" and bad.proc.poll() is None
+        # kubectl through the same server agrees.
+        kport = free_port()
+        env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=server.home)
+        with tempfile.TemporaryFile("w+") as kout:
+            k = subprocess.Popen([KUBECTL, "port-forward", "svc/pfd", f"{kport}:80"], stdout=kout,
+                                 stderr=subprocess.STDOUT, env=env)
+            try:
+                first = wait(lambda: (kout.seek(0), kout.readline())[1], 30, what="kubectl to listen")
+                assert first == f"Forwarding from 127.0.0.1:{kport} -> 8080\n"
+            finally:
+                k.terminate()
+                k.wait(10)
+    finally:
+        for f in forwards:
+            f.stop()
+    # Error paths, each one line as kubectl words it.
+    for args in (["pod/nope", "8080"], ["pf", "8080:http"], ["svc/pfd", "8080:81"], ["pf", "1:2:3"],
+                 ["pf", "8080:0"], ["pf", "99999:80"], ["pf"]):
+        r = orchctl(server, "port-forward", *args, check=False, timeout=30)
+        assert r.returncode == 1, args
+        assert len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+    for args in (["pod/nope", "8080"], ["pf", "8080:http"], ["pf", "8080:0"], ["pf", "99999:80"]):
+        r = orchctl(server, "port-forward", *args, check=False, timeout=30)
+        k = kubectl(server, "port-forward", *args, check=False, timeout=30)
+        assert r.stderr == k.stderr, args
+    orchctl(server, "delete", "pod", "pf")
+    orchctl(server, "delete", "svc", "pfd")
+    orchctl(server, "delete", "deploy", "pfd")
+
+
+def test_wait_and_delete_progress(server, tmp_path):
+    orchctl(server, "run", "w1", f"--image={IMAGE_BLUE}")
+    for tool in (orchctl, kubectl):
+        r = tool(server, "wait", "--for=condition=Ready", "pod/w1", "--timeout=120s")
+        assert r.stdout == "pod/w1 condition met\n"
+        r = tool(server, "wait", "--for=jsonpath={.status.phase}=Running", "pod/w1", "--timeout=60s")
+        assert r.stdout == "pod/w1 condition met\n"
+    mine = orchctl(server, "wait", "--for=condition=Nope", "pod/w1", "--timeout=1s", check=False)
+    theirs = kubectl(server, "wait", "--for=condition=Nope", "pod/w1", "--timeout=1s", check=False)
+    assert mine.returncode == theirs.returncode == 1
+    assert mine.stderr.splitlines()[-1] == theirs.stderr.strip() == \
+        "error: timed out waiting for the condition on pods/w1"
+    for args in (["--for=condition=Ready", "pod/nope"], ["--for=condition=Ready", "pods", "-l", "app=none"],
+                 ["--for=bogus", "pod/w1"]):
+        mine, theirs = orchctl(server, "wait", *args, check=False), kubectl(server, "wait", *args, check=False)
+        assert mine.returncode == theirs.returncode == 1, args
+        assert mine.stderr == theirs.stderr, args
+    # Already gone: nothing to wait for.
+    assert orchctl(server, "wait", "--for=delete", "pod/nope").stdout == ""
+    orchctl(server, "delete", "pod", "w1", "--wait=false")
+    assert orchctl(server, "wait", "--for=delete", "pod/w1", "--timeout=60s").stdout in \
+        ("pod/w1 condition met\n", "")
+
+    # A pod that ignores SIGTERM: delete waits out its grace period and says what it waits for.
+    manifest = tmp_path / "stubborn.yaml"
+    manifest.write_text("apiVersion: v1\nkind: Pod\nmetadata:\n  name: stubborn\nspec:\n"
+                        "  terminationGracePeriodSeconds: 3\n  containers:\n  - name: c\n"
+                        "    image: busybox\n    command: [sh, -c, \"trap '' TERM; sleep 1000\"]\n")
+    orchctl(server, "apply", "-f", str(manifest))
+    orchctl(server, "wait", "--for=jsonpath={.status.phase}=Running", "pod/stubborn", "--timeout=60s")
+    r = orchctl(server, "delete", "pod", "stubborn")
+    assert r.stdout == 'pod "stubborn" deleted\n'
+    assert r.stderr == 'waiting for pods "stubborn" to be deleted (graceful termination)...\n'
+    assert orchctl(server, "get", "pod", "stubborn", check=False).returncode == 1
+
+
+def test_explain(server):
+    r = orchctl(server, "explain", "pod")
+    assert r.stdout.startswith("KIND:       Pod\nVERSION:    v1\n\nDESCRIPTION:\n")
+    for field in ("apiVersion\t<string>", "metadata\t<ObjectMeta>", "spec\t<PodSpec>", "status\t<PodStatus>"):
+        assert f"\n  {field}\n" in r.stdout
+    r = orchctl(server, "explain", "pod.spec.containers")
+    assert "FIELD: containers <[]Container>" in r.stdout and "\n  image\t<string>\n" in r.stdout
+    r = orchctl(server, "explain", "deploy.spec", "--recursive")
+    assert r.stdout.startswith("GROUP:      apps\nKIND:       Deployment\n")
+    assert "\n  template\t<PodTemplateSpec> -required-\n    metadata\t<ObjectMeta>\n" in r.stdout
+    for args, message in ((["explain", "pod.spec.nope"], 'error: field "nope" does not exist'),
+                          (["explain", "widgets"], 'error: the server doesn\'t have a resource type "widgets"')):
+        r = orchctl(server, *args, check=False)
+        assert r.returncode == 1 and r.stderr.strip() == message
+
+
+def test_rollout_status_daemonset_statefulset(server, tmp_path):
+    manifest = tmp_path / "workloads.yaml"
+    manifest.write_text(
+        "apiVersion: apps/v1\nkind: DaemonSet\nmetadata:\n  name: agentd\nspec:\n"
+        "  selector:\n    matchLabels: {app: agentd}\n  template:\n    metadata:\n"
+        "      labels: {app: agentd}\n    spec:\n      containers:\n      - name: k\n"
+        f"        image: {IMAGE_BLUE}\n---\n"
+        "apiVersion: apps/v1\nkind: StatefulSet\nmetadata:\n  name: db\nspec:\n  replicas: 2\n"
+        "  serviceName: db\n  selector:\n    matchLabels: {app: db}\n  template:\n    metadata:\n"
+        "      labels: {app: db}\n    spec:\n      containers:\n      - name: k\n"
+        f"        image: {IMAGE_BLUE}\n")
+    orchctl(server, "apply", "-f", str(manifest))
+    for ref, done in (("daemonset/agentd", 'daemon set "agentd" successfully rolled out'),
+                      ("statefulset/db", None)):
+        mine = orchctl(server, "rollout", "status", ref, "--timeout=240s", timeout=300).stdout.splitlines()
+        theirs = kubectl(server, "rollout", "status", ref, "--timeout=240s", timeout=300).stdout.splitlines()
+        assert mine[-1] == theirs[-1], ref
+        if done:
+            assert mine[-1] == done
+    orchctl(server, "delete", "statefulset", "db")
+
+
+def test_edit_reopens_on_invalid(server, tmp_path):
+    orchctl(server, "create", "deployment", "ed", f"--image={IMAGE_BLUE}", "--replicas=1")
+    # First save: an invalid replica count; second: the file shows the error, then a valid edit.
+    editor = tmp_path / "editor.sh"
+    seen = tmp_path / "seen"
+    editor.write_text("#!/bin/sh\n"
+                      f"if [ ! -e {seen} ]; then touch {seen}; sed -i 's/replicas: 1$/replicas: -1/' \"$1\";\n"
+                      f"else cp \"$1\" {seen}; sed -i 's/replicas: -1$/replicas: 2/' \"$1\"; fi\n")
+    editor.chmod(0o755)
+    r = orchctl(server, "edit", "deployment/ed", env={"KUBE_EDITOR": str(editor)})
+    assert r.stdout == "deployment.apps/ed edited\n"
+    reopened = seen.read_text()
+    assert '# deployments.apps "ed" was not valid:' in reopened
+    assert "spec.replicas" in reopened
+    assert get_json(server, "deploy", "ed")["spec"]["replicas"] == 2
+    orchctl(server, "delete", "deploy", "ed")
+
+
+def test_drain(server):
+    """Last of the module: it cordons the node and evicts what runs there."""
+    node = "e2e-node"
+    orchctl(server, "run", "bare", f"--image={IMAGE_BLUE}")
+    orchctl(server, "create", "deployment", "dr", f"--image={IMAGE_BLUE}", "--replicas=2")
+    orchctl(server, "rollout", "status", "deploy/dr", timeout=300)
+    orchctl(server, "wait", "--for=condition=Ready", "pod/bare", "--timeout=120s")
+    # A mirror pod (what a node shows for its static pods): drain leaves it alone.
+    orchctl(server, "apply", "-f", "-", stdin=(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: mirror\n  annotations:\n"
+        "    kubernetes.io/config.mirror: static\nspec:\n  nodeName: e2e-node\n  containers:\n"
+        f"  - name: k\n    image: {IMAGE_BLUE}\n"))
+    has_ds = orchctl(server, "get", "ds", "agentd", check=False).returncode == 0
+    print("drain: with a DaemonSet pod" if has_ds else "drain: without a DaemonSet")
+    try:
+        r = orchctl(server, "drain", node, check=False)
+        assert r.returncode == 1
+        assert r.stdout == f"node/{node} cordoned\n"
+        err = r.stderr.splitlines()
+        assert err[0].startswith(f'error: unable to drain node "{node}" due to error: ')
+        assert err[0].endswith(", continuing command...")
+        assert err[1:3] == ["There are pending nodes to be drained:", f" {node}"]
+        assert "cannot delete cannot delete Pods that declare no controller (use --force to override): " \
+               "default/bare" in err
+        if has_ds:
+            assert any(e.startswith("cannot delete DaemonSet-managed Pods (use --ignore-daemonsets to "
+                                    "ignore): default/agentd-") for e in err)
+        assert "default/mirror" not in r.stderr
+        # Nothing was deleted.
+        assert orchctl(server, "get", "pod", "bare", check=False).returncode == 0
+
+        r = orchctl(server, "drain", node, "--ignore-daemonsets", "--force", "--delete-emptydir-data",
+                    "--timeout=120s", timeout=180)
+        assert r.returncode == 0, r.stderr
+        out = r.stdout.splitlines()
+        assert out[0] == f"node/{node} already cordoned" and out[-1] == f"node/{node} drained"
+        assert "pod/bare deleted" in out or "pod/bare evicted" in out
+        assert sum(1 for line in out if re.fullmatch(r"pod/dr-[a-z0-9]+-[a-z0-9]{5} (deleted|evicted)", line)) == 2
+        assert r.stderr.startswith("Warning: ")
+        assert "deleting Pods that declare no controller: default/bare" in r.stderr
+        if has_ds:
+            assert "ignoring DaemonSet-managed Pods: default/agentd-" in r.stderr
+            assert orchctl(server, "get", "pods", "-l", "app=agentd", "-o", "name").stdout != ""
+        assert orchctl(server, "get", "pod", "bare", check=False).returncode == 1
+        assert "mirror" not in r.stdout + r.stderr
+        assert orchctl(server, "get", "pod", "mirror", check=False).returncode == 0
+        # The deployment's replacements wait for a schedulable node.
+        pods = get_json(server, "pods", "-l", "app=dr")["items"]
+        assert all(not p["spec"].get("nodeName") for p in pods)
+        assert get_json(server, "node", node)["spec"]["unschedulable"] is True
+        r = orchctl(server, "drain", "nope", check=False)
+        assert r.returncode == 1 and r.stderr == 'Error from server (NotFound): nodes "nope" not found\n'
+    finally:
+        orchctl(server, "uncordon", node)
+    orchctl(server, "rollout", "status", "deploy/dr", timeout=300)
+    orchctl(server, "delete", "deploy", "dr")
+    orchctl(server, "delete", "pod", "mirror", "--grace-period=0", "--force")
+    if has_ds:
+        orchctl(server, "delete", "ds", "agentd")

@@ -11,11 +11,17 @@
 // The pure parts (argument parsing, JSONPath, table formatting, apply's three-way merge) are
 // exposed for unit tests.
 //
+// Long-running verbs block the caller as kubectl does: `port-forward` until its tunnel ends
+// (client::PortForward; its "Handling connection" lines are written to `out` from the tunnel's
+// thread meanwhile), `get -w` and `logs -f` until the stream ends, `wait`, `drain`, `delete` and
+// `rollout status` until done or --timeout.
+//
 // Thread-safety: run_orchctl reads the environment (KUBECONFIG, KUBE_EDITOR, EDITOR, HOME) and
 // may run an editor; call it from one thread at a time.
 #pragma once
 
 #include <boost/json/value.hpp>
+#include <chrono>
 #include <iosfwd>
 #include <map>
 #include <string>
@@ -96,5 +102,39 @@ std::string pretty_json(const boost::json::value& value);
 
 // "5s", "3m", "2d4h" as kubectl prints ages (duration in seconds).
 std::string human_duration(long long seconds);
+
+// `explain`: kubectl 1.32's plaintext description of `path` ("pod", "pod.spec.containers",
+// "deployments.apps.spec.strategy") from a built-in table of the supported kinds' fields
+// (lib/cli/explain.cpp). `recursive` lists the nested field names instead of the descriptions.
+// NotFound: `the server doesn't have a resource type "x"`, `field "x" does not exist`.
+// BadRequest on an empty path.
+Result<std::string> explain(std::string_view path, bool recursive = false);
+
+// kubectl's Go durations for --timeout: "30s", "2m", "1h30m", "500ms", or a bare number of
+// seconds; "0" means no limit. BadRequest: `invalid argument "x" for "--timeout" flag: ...`.
+Result<std::chrono::milliseconds> parse_timeout(std::string_view text);
+
+// A `wait --for` condition: `delete`, `condition=Ready` (value "True"), `condition=Ready=false`,
+// `jsonpath={.status.phase}=Running`. BadRequest: `unrecognized condition: "x"`.
+struct WaitFor {
+  enum class Kind { kDelete, kCondition, kJsonPath };
+  Kind kind = Kind::kDelete;
+  std::string name{};   // condition type, or the JSONPath template
+  std::string value{};  // wanted status / value (a condition's is compared case-insensitively)
+};
+Result<WaitFor> parse_wait_for(std::string_view text);
+
+// One step of `rollout status` for a Deployment, StatefulSet or DaemonSet object, in kubectl's
+// words (`Waiting for deployment "web" rollout to finish: 1 out of 3 new replicas have been
+// updated...`, `deployment "web" successfully rolled out`). `error` is set (and done) when the
+// rollout cannot finish (progress deadline exceeded, OnDelete strategy).
+struct RolloutStep {
+  std::string message{};
+  bool done = false;
+  std::string error{};
+};
+RolloutStep rollout_status(std::string_view kind, const boost::json::value& object);
+// Whether `object` meets `w` (kCondition, kJsonPath; kDelete is never met by an object).
+bool wait_for_met(const WaitFor& w, const boost::json::value& object);
 
 }  // namespace orch::cli
