@@ -960,6 +960,7 @@ FieldErrors validate(const Service& svc) {
     }
   }
   std::set<std::string> names;
+  std::set<std::pair<std::int32_t, std::string>> port_protocols;  // Kubernetes: one port/protocol once
   const bool require_name = spec.ports.size() > 1;
   const bool node_ports_allowed = spec.type == "NodePort" || spec.type == "LoadBalancer";
   for (std::size_t i = 0; i < spec.ports.size(); ++i) {
@@ -977,6 +978,9 @@ FieldErrors validate(const Service& svc) {
       errs.push_back(invalid(child(p, "port"), std::to_string(port.port), msg));
     }
     check_enum(errs, child(p, "protocol"), port.protocol, {"SCTP", "TCP", "UDP"});
+    if (!port_protocols.emplace(port.port, port.protocol).second) {
+      errs.push_back(duplicate(p, quote(std::to_string(port.port) + "/" + port.protocol)));
+    }
     check_port_num_or_name(errs, child(p, "targetPort"), port.target_port);
     if (port.node_port != 0) {
       if (!node_ports_allowed) {
@@ -1315,6 +1319,8 @@ FieldErrors validate_update(const PersistentVolumeClaim& updated,
   PersistentVolumeClaimSpec o = old.spec;
   // volumeName may be set once (by the binder).
   if (o.volume_name.empty()) o.volume_name = n.volume_name;
+  // An unset storageClassName may be set once (retroactive default class assignment).
+  if (!o.storage_class_name) o.storage_class_name = n.storage_class_name;
   // Bound claims may change their requests (expansion).
   const bool bound = updated.status.phase == "Bound";
   if (bound) {

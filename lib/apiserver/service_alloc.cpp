@@ -7,9 +7,12 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
+#include <mutex>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "orch/api/bytes.hpp"
 #include "orch/api/field_error.hpp"
@@ -95,9 +98,16 @@ class StoredBitmap {
     bits[i / 8] = static_cast<char>(b);
   }
 
-  // Read, change, compare-and-swap; again when another writer won.
+  // Read, change, compare-and-swap; again when another writer won. Writers of this process take
+  // turns (so concurrent creates through one API server never exhaust the retries); the
+  // compare-and-swap guards against other API servers sharing the store, which back off a little
+  // more on each lost race.
   Status modify(const std::function<Result<bool>(std::string&)>& change) {
+    std::lock_guard lock(modify_mu_);
     for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
+      if (attempt > 0) {
+        std::this_thread::sleep_for(std::chrono::microseconds(random_below(200U * std::min(attempt, 50))));
+      }
       auto kv = store_.get(key_);
       if (!kv.ok() && kv.status().code() != Code::kNotFound) return kv.status();
       std::string bits((size_ + 7) / 8, '\0');
@@ -134,6 +144,7 @@ class StoredBitmap {
   const std::string key_;
   const std::string label_;
   const std::uint32_t size_;
+  std::mutex modify_mu_;  // lock order: before the store's locks
 };
 
 std::optional<std::uint32_t> parse_ipv4(std::string_view s) {
@@ -296,14 +307,24 @@ struct ServiceAllocator::Impl {
     if (list == nullptr) return Status();
     std::vector<int> owned = old ? node_ports_of(*old) : std::vector<int>{};
     std::set<int> in_this_service;
+    std::set<std::pair<std::int64_t, std::string>> with_protocol;  // (nodePort, protocol) seen
     for (std::size_t idx = 0; idx < list->size(); ++idx) {
       if (!(*list)[idx].is_object()) continue;
       auto& port = (*list)[idx].as_object();
+      std::string protocol = "TCP";
+      if (auto* p = port.if_contains("protocol"); p && p->is_string() && !p->as_string().empty()) {
+        protocol = std::string(p->as_string());
+      }
       std::int64_t np = 0;
       if (auto* v = port.if_contains("nodePort"); v && v->is_int64()) np = v->get_int64();
       if (np == 0 && old != nullptr) np = previous_node_port(*old, port);
       const std::string field = fmt::format("spec.ports[{}].nodePort", idx);
       if (np != 0) {
+        // One nodePort twice for one protocol, as Kubernetes' validation says it.
+        if (!with_protocol.insert({np, protocol}).second) {
+          errs.push_back(api::duplicate(field, std::to_string(np)));
+          continue;
+        }
         if (in_this_service.contains(static_cast<int>(np))) {
           port["nodePort"] = np;  // the same port for another protocol of this service
           continue;

@@ -14,12 +14,15 @@
 
 #include "orch/client/resource.hpp"
 #include "orch/proxy/forwarder.hpp"
+#include "orch/util/log.hpp"
 
 namespace orch::proxy {
 namespace {
 
 namespace json = boost::json;
 using client::SharedObject;
+
+constexpr const char* kLog = "load-balancer";  // log component
 using controller::Outcome;
 
 const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
@@ -201,6 +204,7 @@ class LoadBalancerReconciler final : public controller::Reconciler {
     for (auto it = have.ports.begin(); it != have.ports.end();) {
       if (!want.contains(it->first)) {
         forwarder_->unlisten(have.ip, it->first);
+        ORCH_VLOG(2, kLog, "closed listener {}:{} of {}", have.ip, it->first, key);
         forwarder_->remove_pool(it->second);
         it = have.ports.erase(it);
       } else {
@@ -212,9 +216,11 @@ class LoadBalancerReconciler final : public controller::Reconciler {
       if (have.ports.contains(port)) continue;
       auto r = forwarder_->listen(*ip, port, pool);
       if (r.ok()) {
+        ORCH_VLOG(2, kLog, "opened listener {}:{} for {}", *ip, port, key);
         have.ports[port] = pool;
-      } else if (listen_error.ok()) {
-        listen_error = r.status();
+      } else {
+        ORCH_LOG(kWarning, kLog, "service {}: {} (retrying)", key, r.status().to_string());
+        if (listen_error.ok()) listen_error = r.status();
       }
     }
 
@@ -262,10 +268,15 @@ class LoadBalancerReconciler final : public controller::Reconciler {
     for (std::uint32_t i = 1; !pick && i + 1 < size_; ++i) {
       if (!claimed.contains(i)) pick = i;
     }
-    if (!pick) return Status(Code::kResourceExhausted, "no free load balancer address");
+    if (!pick) {
+      ORCH_LOG(kWarning, kLog, "no free address for service {}", key);
+      return Status(Code::kResourceExhausted, "no free load balancer address");
+    }
     used_.insert(*pick);
     by_key_[key] = *pick;
-    return format_ipv4(base_ + *pick);
+    std::string ip = format_ipv4(base_ + *pick);
+    ORCH_LOG(kInfo, kLog, "assigned address {} to service {}", ip, key);
+    return ip;
   }
 
   // Frees the key's address and listeners. True when it had any.
@@ -274,6 +285,8 @@ class LoadBalancerReconciler final : public controller::Reconciler {
     {
       std::lock_guard lock(mu_);
       if (auto it = by_key_.find(key); it != by_key_.end()) {
+        ORCH_LOG(kInfo, kLog, "released address {} of service {}", format_ipv4(base_ + it->second),
+                 key);
         used_.erase(it->second);
         by_key_.erase(it);
         had = true;
@@ -283,6 +296,7 @@ class LoadBalancerReconciler final : public controller::Reconciler {
       for (const auto& [port, pool] : it->second.ports) {
         forwarder_->unlisten(it->second.ip, port);
         forwarder_->remove_pool(pool);
+        ORCH_VLOG(2, kLog, "closed listener {}:{} of {}", it->second.ip, port, key);
       }
       listening_.erase(it);
       had = true;
@@ -351,6 +365,7 @@ Result<std::unique_ptr<controller::Controller>> new_load_balancer_controller(
   const std::uint32_t size = 1U << (32 - prefix);
   const std::uint32_t base = *addr & ~(size - 1);
   ForwarderOptions fo;
+  fo.log_component = kLog;
   fo.connect_timeout = options.connect_timeout;
   ORCH_ASSIGN_OR_RETURN(auto forwarder, Forwarder::start(fo));
   auto sink = std::make_shared<KeySink>();

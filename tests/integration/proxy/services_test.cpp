@@ -7,12 +7,17 @@
 
 #include <boost/json.hpp>
 
+#include <fmt/format.h>
+
+#include <algorithm>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "control_plane.hpp"
+#include "log_capture.hpp"
 #include "orch/client/resource.hpp"
 #include "orch/controller/endpoints_controller.hpp"
 #include "orch/controller/manager.hpp"
@@ -39,7 +44,10 @@ struct Cluster {
     REQUIRE(manager->add(controller::endpoints_controller_registration()).ok());
     REQUIRE(manager->add(load_balancer_controller_registration({.address_range = "127.241.0.0/24"})).ok());
     REQUIRE(manager->start().ok());
-    auto p = ServiceProxy::start(cp.client(), {.node_ip = "127.0.0.1"});
+    auto p = ServiceProxy::start(cp.client(), {.node_name = "node-1",
+                                               .node_ip = "127.0.0.1",
+                                               .metrics_address = "127.0.0.1",
+                                               .metrics_port = 0});
     REQUIRE(p.ok());
     proxy = std::move(p).value();
   }
@@ -75,6 +83,7 @@ std::map<std::string, int> spread(const std::string& ip, std::uint16_t port, int
 }
 
 TEST_CASE("a LoadBalancer service answers on its ClusterIP, NodePort and external address") {
+  testing::LogCapture logs(2);
   Cluster k;
   auto& c = *k.cp.client();
   // A target port no other test process uses, so the pods' servers can bind pod-ip:port.
@@ -112,6 +121,10 @@ TEST_CASE("a LoadBalancer service answers on its ClusterIP, NodePort and externa
     return true;
   }));
   CHECK(external.starts_with("127.241.0."));
+  CHECK(!logs.find("load-balancer", " I load-balancer: assigned address " + external +
+                                        " to service default/kuard").empty());
+  CHECK(!logs.find("proxy/node-1", fmt::format(" V2 proxy/node-1: opened listener {}:80 for "
+                                               "default/kuard:", cluster_ip)).empty());
   CHECK(reaches_all(external, 80));
   CHECK(k.proxy->stats("default/kuard:").connections > 0);
 
@@ -132,6 +145,10 @@ TEST_CASE("a LoadBalancer service answers on its ClusterIP, NodePort and externa
     REQUIRE(c.remove(kServices, "default", "kuard").ok());
     CHECK(wait_until([&] { return greeting(cluster_ip, 80).empty() && greeting(external, 80).empty(); }, 20s, 50ms));
     CHECK(wait_until([&] { return k.proxy->listener_count() == 0; }));
+    CHECK(wait_until([&] {
+      return !logs.find("load-balancer", "released address " + external + " of service default/kuard")
+                  .empty();
+    }));
   }
 }
 
@@ -147,6 +164,89 @@ TEST_CASE("a service whose selector matches nothing refuses cleanly instead of h
   testing::TcpClient cl(81, ip);
   CHECK(cl.line(3s).empty());
   CHECK(std::chrono::steady_clock::now() - t0 < 3s);  // reset at once, not a timeout
+}
+
+// GET http://127.0.0.1:port/metrics: the body's lines ("" lines dropped), or {} on failure.
+std::vector<std::string> scrape(std::uint16_t port) {
+  testing::TcpClient c(port);
+  if (!c.connected) return {};
+  c.send("GET /metrics HTTP/1.0\r\nHost: x\r\n\r\n");
+  std::vector<std::string> lines;
+  bool ok = false, body = false;
+  for (std::string l = c.line(); !l.empty(); l = c.line()) {
+    if (!l.empty() && l.back() == '\r') l.pop_back();
+    if (lines.empty() && !ok) ok = l.starts_with("HTTP/1.") && l.find(" 200 ") != std::string::npos;
+    if (body) lines.push_back(l);
+    if (l.empty()) body = true;
+    if (!body && lines.empty() && !ok) break;
+  }
+  return ok ? lines : std::vector<std::string>{};
+}
+
+TEST_CASE("metrics count real connections, bytes and rejections per service, also over /metrics") {
+  Cluster k;
+  auto& c = *k.cp.client();
+  const std::uint16_t target = testing::unused_port();
+  std::map<std::string, std::unique_ptr<GreetingServer>> pods;
+  for (const std::string name : {"m-a", "m-b"}) {
+    auto p = pod(name, target);
+    p.at("metadata").at("labels").as_object()["app"] = "metered";
+    REQUIRE(c.create(kPods, "default", p).ok());
+    REQUIRE(wait_until([&] { return !pod_ip(c, name).empty(); }));
+    pods[name] = std::make_unique<GreetingServer>(name, pod_ip(c, name), target);
+    REQUIRE(pods[name]->ok());
+  }
+  auto svc = c.create(kServices, "default", json::parse(R"({"metadata":{"name":"metered"},"spec":{"selector":{"app":"metered"},"ports":[{"name":"web","port":8081,"targetPort":"http"}]}})"));
+  REQUIRE(svc.ok());
+  auto none = c.create(kServices, "default", json::parse(R"({"metadata":{"name":"nobody"},"spec":{"selector":{"app":"nobody"},"ports":[{"port":8082}]}})"));
+  REQUIRE(none.ok());
+  const std::string ip(svc->at("spec").at("clusterIP").as_string());
+  const std::string none_ip(none->at("spec").at("clusterIP").as_string());
+  auto port_metrics = [&](const std::string& name) {
+    for (const auto& p : k.proxy->metrics().service_ports) {
+      if (p.ns == "default" && p.service == name) return p;
+    }
+    return ServicePortMetrics{};
+  };
+  REQUIRE(wait_until([&] { return port_metrics("metered").endpoints == 2; }, 20s));
+  CHECK(port_metrics("metered").port_name == "web");
+  CHECK(port_metrics("metered").listeners == 1);
+  const auto before = port_metrics("metered").stats;
+
+  {
+    testing::TcpClient open(8081, ip);
+    REQUIRE(!open.line().empty());
+    CHECK(port_metrics("metered").stats.active == before.active + 1);
+    for (int i = 0; i < 10; ++i) {
+      testing::TcpClient cl(8081, ip);
+      REQUIRE(!cl.line().empty());
+      cl.send("hello\n");
+      REQUIRE(cl.line() == "hello");
+    }
+  }
+  for (int i = 0; i < 3; ++i) CHECK(greeting(none_ip, 8082).empty());
+  CHECK(wait_until([&] { return port_metrics("metered").stats.active == before.active; }));
+  const auto after = port_metrics("metered").stats;
+  CHECK(after.connections - before.connections == 11);
+  CHECK(after.connects - before.connects == 11);
+  CHECK(after.bytes_to_backend - before.bytes_to_backend == 10 * 6);  // "hello\n"
+  CHECK(after.bytes_to_client - before.bytes_to_client == 10 * 6 + 11 * 4);  // + greetings "m-a\n"
+  CHECK(after.errors == 0);
+  std::uint64_t in_buckets = 0;
+  for (auto n : after.connect_latency_buckets) in_buckets += n;
+  CHECK(in_buckets == after.connects);
+  const auto rejected = port_metrics("nobody").stats;
+  CHECK(rejected.connections == 3);
+  CHECK(rejected.no_endpoint == 3);
+
+  // The same numbers over HTTP, as Prometheus scrapes them.
+  REQUIRE(k.proxy->metrics_port() != 0);
+  auto lines = scrape(k.proxy->metrics_port());
+  REQUIRE_FALSE(lines.empty());
+  auto has = [&](const std::string& l) { return std::find(lines.begin(), lines.end(), l) != lines.end(); };
+  CHECK(has(fmt::format(R"(orch_proxy_connections_total{{namespace="default",service="metered",port="web"}} {})", after.connections)));
+  CHECK(has(R"(orch_proxy_rejected_connections_total{namespace="default",service="nobody",port="",reason="no_endpoint"} 3)"));
+  CHECK(has(R"(orch_proxy_endpoints{namespace="default",service="metered",port="web"} 2)"));
 }
 
 }  // namespace

@@ -124,6 +124,10 @@ TEST_CASE("requested addresses are checked: out of range and taken are 422 in Ku
       {"port out of range", service("e", "NodePort", "", R"(,"nodePort":80)"),
        "Service \"e\" is invalid: spec.ports[0].nodePort: Invalid value: 80: provided port is not "
        "in the valid range. The range of valid ports is 30000-32767"},
+      {"one port twice in a service", service("f", "NodePort", "",
+                                              R"(,"name":"a","nodePort":30090},)"
+                                              R"({"name":"b","port":81,"nodePort":30090)"),
+       "Service \"f\" is invalid: spec.ports[1].nodePort: Duplicate value: 30090"},
   };
   for (auto& c : cases) {
     SUBCASE(c.name) {

@@ -166,5 +166,89 @@ TEST_CASE("retarget, unlisten, a taken address, and stop with connections open")
   CHECK(f->listen("127.0.0.1", 0, "pa").status().code() == Code::kUnavailable);
 }
 
+TEST_CASE("bulk bytes (splice mode) arrive intact both ways; stats count them and the connect") {
+  GreetingServer a("a");
+  auto f = make();
+  f->set_pool("svc", {.backends = {backend_of(a)}});
+  auto port = f->listen("127.0.0.1", 0, "svc");
+  REQUIRE(port.ok());
+  Client c(*port);
+  REQUIRE(c.line() == "a");
+  // 1 MiB of numbered lines, written while the echo is read back (so neither side blocks).
+  std::string sent;
+  for (int i = 0; sent.size() < (1U << 20); ++i) sent += "line " + std::to_string(i) + " " + std::string(100, 'x') + "\n";
+  std::thread writer([&] {
+    std::size_t off = 0;
+    while (off < sent.size()) {
+      ssize_t n = ::write(c.fd, sent.data() + off, std::min<std::size_t>(65536, sent.size() - off));
+      if (n <= 0) break;
+      off += static_cast<std::size_t>(n);
+    }
+  });
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  char buf[65536];
+  while (got.size() < sent.size() && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{c.fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    ssize_t n = ::read(c.fd, buf, sizeof buf);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  writer.join();
+  CHECK(got.size() == sent.size());
+  CHECK(got == sent);
+  auto s = f->stats("svc");
+  CHECK(s.bytes_to_backend == sent.size());
+  CHECK(s.bytes_to_client == sent.size() + 2);  // + the greeting "a\n"
+  CHECK(s.connects == 1);
+  CHECK(s.no_endpoint == 0);
+  std::uint64_t in_buckets = 0;
+  for (auto n : s.connect_latency_buckets) in_buckets += n;
+  CHECK(in_buckets == 1);
+}
+
+TEST_CASE("no endpoint and every endpoint failing are told apart") {
+  auto f = make();
+  f->set_pool("empty", {});
+  f->set_pool("dead", {.backends = {{"127.0.0.1", unused_port()}}});
+  auto pe = f->listen("127.0.0.1", 0, "empty");
+  auto pd = f->listen("127.0.0.1", 0, "dead");
+  REQUIRE(pe.ok());
+  REQUIRE(pd.ok());
+  for (int i = 0; i < 3; ++i) {
+    Client e(*pe), d(*pd);
+    CHECK(e.line().empty());
+    CHECK(d.line().empty());
+  }
+  auto se = f->stats("empty"), sd = f->stats("dead");
+  CHECK(se.connections == 3);
+  CHECK(se.errors == 3);
+  CHECK(se.no_endpoint == 3);
+  CHECK(sd.errors == 3);
+  CHECK(sd.no_endpoint == 0);
+  CHECK(sd.connect_failures == 3);
+  CHECK(sd.connects == 0);
+}
+
+TEST_CASE("several network threads: every connection is served, round robin stays exact") {
+  GreetingServer a("a"), b("b");
+  auto fr = Forwarder::start({.connect_timeout = 500ms, .threads = 4});
+  REQUIRE(fr.ok());
+  auto& f = *fr;
+  f->set_pool("svc", {.backends = {backend_of(a), backend_of(b)}});
+  auto port = f->listen("127.0.0.1", 0, "svc");
+  REQUIRE(port.ok());
+  std::map<std::string, int> hits;
+  for (int i = 0; i < 40; ++i) {
+    Client c(*port);
+    hits[c.line()]++;
+  }
+  CHECK(hits["a"] == 20);
+  CHECK(hits["b"] == 20);
+  f->unlisten("127.0.0.1", *port);
+  CHECK(f->listener_count() == 0);
+}
+
 }  // namespace
 }  // namespace orch::proxy
