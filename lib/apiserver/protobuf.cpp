@@ -95,6 +95,9 @@ struct MessageSpec {
   std::span<const FieldSpec> fields;
 };
 
+// A KindSpec api_version that matches every apiVersion.
+constexpr std::string_view kAnyApiVersion = "*";
+
 // Which message a runtime.Unknown's apiVersion/kind selects.
 struct KindSpec {
   std::string_view api_version;
@@ -154,6 +157,19 @@ constexpr FieldSpec kLabelSelectorFields[] = {
 };
 constexpr FieldSpec kLabelSelectorRequirementFields[] = {
     {1, "key", kStr}, {2, "operator", kStr}, {3, "values", kStr, kRep}};
+// DeleteOptions (sent on DELETE) and policy Eviction (pods/eviction): every DeleteOptions field is
+// a Go pointer or slice, so nothing is omitempty. Field 6 (ignoreStoreReadError...) is 1.32's.
+constexpr FieldSpec kDeleteOptionsFields[] = {
+    {1, "gracePeriodSeconds", kI64},
+    {2, "preconditions", kMsg, "Preconditions"},
+    {3, "orphanDependents", kBool},
+    {4, "propagationPolicy", kStr},
+    {5, "dryRun", kStr, kRep},
+    {6, "ignoreStoreReadErrorWithClusterBreakingPotential", kBool},
+};
+constexpr FieldSpec kPreconditionsFields[] = {{1, "uid", kStr}, {2, "resourceVersion", kStr}};
+constexpr FieldSpec kEvictionFields[] = {
+    {1, "metadata", kMsg, "ObjectMeta"}, {2, "deleteOptions", kMsg, "DeleteOptions"}};
 constexpr FieldSpec kConditionFields[] = {
     {1, "type", kStr},
     {2, "status", kStr},
@@ -616,6 +632,10 @@ constexpr MessageSpec kMessages[] = {
     {"LabelSelector", Shape::kObject, kLabelSelectorFields},
     {"LabelSelectorRequirement", Shape::kObject, kLabelSelectorRequirementFields},
     {"Condition", Shape::kObject, kConditionFields},
+    {"DeleteOptions", Shape::kObject, kDeleteOptionsFields},
+    {"Preconditions", Shape::kObject, kPreconditionsFields},
+    // policy/v1, policy/v1beta1
+    {"Eviction", Shape::kObject, kEvictionFields},
     // core/v1 kinds
     {"ConfigMap", Shape::kObject, kConfigMapFields},
     {"Secret", Shape::kObject, kSecretFields},
@@ -724,6 +744,10 @@ constexpr KindSpec kKinds[] = {
     {"v1", "Namespace", "Namespace"},           {"v1", "Service", "Service"},
     {"v1", "ServiceAccount", "ServiceAccount"}, {"v1", "ResourceQuota", "ResourceQuota"},
     {"apps/v1", "Deployment", "Deployment"},
+    {"policy/v1", "Eviction", "Eviction"},      {"policy/v1beta1", "Eviction", "Eviction"},
+    // Go registers DeleteOptions in every group version: a typed client sends its own ("v1",
+    // "apps/v1", "policy/v1", ...), so any apiVersion matches.
+    {kAnyApiVersion, "DeleteOptions", "DeleteOptions"},
 };
 
 // The name index over kMessages.
@@ -1362,7 +1386,9 @@ Result<json::value> decode_kubernetes_protobuf(std::string_view body) {
   }
   const KindSpec* kind_spec = nullptr;
   for (const KindSpec& k : kKinds) {
-    if (k.api_version == api_version && k.kind == kind) kind_spec = &k;
+    if ((k.api_version == api_version || k.api_version == kAnyApiVersion) && k.kind == kind) {
+      kind_spec = &k;
+    }
   }
   if (kind_spec == nullptr) {
     return bad_request("protobuf bodies for " + kind + " (" + api_version +

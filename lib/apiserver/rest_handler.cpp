@@ -367,6 +367,7 @@ class ApiHandler final : public Handler {
       }
       if (r.group.empty() && r.resource == "pods") {
         sub("binding", "Binding", json::array{"create"});
+        sub("eviction", "Eviction", json::array{"create"}, "policy", "v1");
         sub("log", "Pod", json::array{"get"});
         sub("portforward", "PodPortForwardOptions", json::array{"create", "get"});
       }
@@ -481,6 +482,10 @@ class ApiHandler final : public Handler {
       if (m == "POST") return bind(req, route);
       return method_not_allowed();
     }
+    if (sub == "eviction" && r.group.empty() && r.resource == "pods") {
+      if (m == "POST") return evict(req, route);
+      return method_not_allowed();
+    }
     if ((sub == "log" || sub == "portforward") && r.group.empty() && r.resource == "pods") {
       if (sub == "log" ? m != "GET" : (m != "GET" && m != "POST")) return method_not_allowed();
       auto pod = read(r, route.namespace_, route.name);
@@ -491,8 +496,9 @@ class ApiHandler final : public Handler {
         ORCH_ASSIGN_OR_RETURN(auto current, read(*n, "", node));
         return std::move(current.object);
       };
-      return sub == "log" ? pod_log(req, pod->object, nodes, options_.node_token)
-                          : pod_port_forward(req, pod->object, nodes, options_.node_token);
+      return sub == "log" ? pod_log(req, pod->object, nodes, options_.node_token, options_.node_ca_pem)
+                          : pod_port_forward(req, pod->object, nodes, options_.node_token,
+                                             options_.node_ca_pem);
     }
     if ((sub == "exec" || sub == "attach") && r.group.empty() && r.resource == "pods") {
       return status_response(
@@ -778,6 +784,38 @@ class ApiHandler final : public Handler {
     return Status();
   }
 
+  // Kubernetes' DefaultTolerationSeconds admission (see ApiServerOptions): a pod that tolerates
+  // neither node.kubernetes.io/not-ready nor unreachable NoExecute gets them, with seconds.
+  void add_default_tolerations(json::value& pod) const {
+    auto& spec = pod.as_object()["spec"];
+    if (!spec.is_object()) return;
+    auto& tols = spec.as_object()["tolerations"];
+    if (!tols.is_array()) tols = json::array{};
+    auto add = [&](std::string_view key, std::int64_t seconds) {
+      if (seconds < 0) return;
+      for (const auto& t : tols.as_array()) {
+        if (!t.is_object()) continue;
+        const auto& o = t.as_object();
+        auto field = [&](std::string_view f) {
+          const auto* v = o.if_contains(f);
+          return v && v->is_string() ? std::string_view(v->get_string()) : std::string_view();
+        };
+        // Kubernetes checks for a toleration of this key with effect NoExecute or any effect.
+        if ((field("effect").empty() || field("effect") == "NoExecute") &&
+            (field("key") == key || (field("key").empty() && field("operator") == "Exists"))) {
+          return;
+        }
+      }
+      tols.as_array().push_back(json::object{{"key", key},
+                                             {"operator", "Exists"},
+                                             {"effect", "NoExecute"},
+                                             {"tolerationSeconds", seconds}});
+    };
+    add("node.kubernetes.io/not-ready", options_.default_not_ready_toleration_seconds);
+    add("node.kubernetes.io/unreachable", options_.default_unreachable_toleration_seconds);
+    if (tols.as_array().empty()) spec.as_object().erase("tolerations");
+  }
+
   // The status a new object starts with (what Kubernetes' PrepareForCreate does).
   static void reset_status_for_create(const api::ResourceInfo& r, json::value& v) {
     auto& o = v.as_object();
@@ -870,6 +908,7 @@ class ApiHandler final : public Handler {
       m.erase("selfLink");
     }
     reset_status_for_create(r, obj);
+    if (r.group.empty() && r.resource == "pods") add_default_tolerations(obj);
     if (auto s = api::validate_create(r, obj); !s.ok()) return error(s, r, name);
     ServiceAllocation allocated;
     if (is_service(r)) {
@@ -1318,23 +1357,48 @@ class ApiHandler final : public Handler {
     }
     if (auto p = req.param("propagationPolicy"); p) d.propagation = std::string(*p);
     if (!req.body.empty()) {
-      boost::system::error_code ec;
-      json::value v = json::parse(req.body, ec);
-      if (ec || !v.is_object()) return bad_request("the body of a delete must be DeleteOptions JSON");
-      const auto& o = v.get_object();
-      if (auto* g = o.if_contains("gracePeriodSeconds"); g && g->is_int64()) d.grace = g->get_int64();
-      if (auto* p = o.if_contains("propagationPolicy"); p && p->is_string()) d.propagation = p->get_string();
-      if (auto* orphan = o.if_contains("orphanDependents"); orphan && orphan->is_bool()) {
-        if (d.propagation.empty()) d.propagation = orphan->get_bool() ? "Orphan" : "Background";
+      // JSON, or protobuf from Go typed clients (kubectl drain's pod deletes).
+      const bool protobuf = req.header("content-type").find("protobuf") != std::string_view::npos;
+      json::value v;
+      if (protobuf) {
+        ORCH_ASSIGN_OR_RETURN(v, decode_kubernetes_protobuf(req.body));
+      } else {
+        boost::system::error_code ec;
+        v = json::parse(req.body, ec);
+        if (ec) v = nullptr;
       }
-      if (auto* dr = o.if_contains("dryRun"); dr && dr->is_array() && !dr->get_array().empty()) d.dry = true;
-      if (auto* pre = o.if_contains("preconditions"); pre && pre->is_object()) {
-        if (auto* u = pre->get_object().if_contains("uid"); u && u->is_string()) d.uid = u->get_string();
-        if (auto* rv = pre->get_object().if_contains("resourceVersion"); rv && rv->is_string()) {
-          d.resource_version = rv->get_string();
-        }
+      if (!v.is_object() || (protobuf && v.get_object().at("kind") != "DeleteOptions")) {
+        return bad_request("the body of a delete must be DeleteOptions JSON or protobuf");
+      }
+      read_delete_options(v.get_object(), d);
+    }
+    return checked_delete_options(std::move(d));
+  }
+
+  // Reads a DeleteOptions object (JSON shape) into `d`: a DELETE body or an Eviction's.
+  static void read_delete_options(const json::object& o, DeleteOptions& d) {
+    if (auto* g = o.if_contains("gracePeriodSeconds"); g && g->is_int64()) d.grace = g->get_int64();
+    if (auto* p = o.if_contains("propagationPolicy"); p && p->is_string()) {
+      d.propagation = p->get_string();
+    }
+    if (auto* orphan = o.if_contains("orphanDependents"); orphan && orphan->is_bool()) {
+      if (d.propagation.empty()) d.propagation = orphan->get_bool() ? "Orphan" : "Background";
+    }
+    if (auto* dr = o.if_contains("dryRun"); dr && dr->is_array() && !dr->get_array().empty()) {
+      d.dry = true;
+    }
+    if (auto* pre = o.if_contains("preconditions"); pre && pre->is_object()) {
+      if (auto* u = pre->get_object().if_contains("uid"); u && u->is_string()) {
+        d.uid = u->get_string();
+      }
+      if (auto* rv = pre->get_object().if_contains("resourceVersion"); rv && rv->is_string()) {
+        d.resource_version = rv->get_string();
       }
     }
+  }
+
+  // Validates the propagation policy and clamps a negative grace period to 0.
+  static Result<DeleteOptions> checked_delete_options(DeleteOptions d) {
     if (!d.propagation.empty() && d.propagation != "Background" && d.propagation != "Foreground" &&
         d.propagation != "Orphan") {
       return invalid_argument("DeleteOptions.meta.k8s.io \"\" is invalid: propagationPolicy: Unsupported value: \"" +
@@ -1349,33 +1413,79 @@ class ApiHandler final : public Handler {
     const api::ResourceInfo& r = *route.resource;
     auto opts = delete_options(req);
     if (!opts.ok()) return error(opts.status(), r, route.name);
+    auto result = remove_retrying(r, route.namespace_, route.name, *opts);
+    if (!result.ok()) return error(result.status(), r, route.name);
+    return json_response(200, *result);
+  }
+
+  // remove_one, retried while the object moves under us unless a resourceVersion precondition
+  // pins it (then Aborted is the 409 conflict). A failed precondition is final.
+  Result<json::value> remove_retrying(const api::ResourceInfo& r, const std::string& ns,
+                                      const std::string& name, const DeleteOptions& d) {
     for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
-      auto result = remove_one(r, route.namespace_, route.name, *opts);
-      if (!result.ok() && result.status().code() == Code::kAborted && opts->resource_version.empty()) {
-        continue;
+      bool precondition_failed = false;
+      auto result = remove_one(r, ns, name, d, &precondition_failed);
+      if (result.ok() || result.status().code() != Code::kAborted || precondition_failed) {
+        return result;
       }
-      if (!result.ok()) {
-        if (result.status().code() == Code::kAborted && !opts->resource_version.empty()) {
-          return error(conflict_status(r, route.name), r, route.name);
-        }
-        return error(result.status(), r, route.name);
-      }
-      return json_response(200, *result);
+      if (!d.resource_version.empty()) return conflict_status(r, name);
     }
-    return error(conflict_status(r, route.name), r, route.name);
+    return conflict_status(r, name);
+  }
+
+  // pods/eviction (policy/v1 or v1beta1 Eviction, JSON or protobuf). liborch has no
+  // PodDisruptionBudgets, so every eviction is allowed: it deletes the pod with the Eviction's
+  // deleteOptions and answers 201 with a Success Status, as Kubernetes does.
+  Response evict(const Request& req, const Route& route) {
+    const api::ResourceInfo& r = *route.resource;
+    auto body = parse_body(req);
+    if (!body.ok()) return error(body.status(), r, route.name);
+    if (!body->is_object()) {
+      return error(bad_request("the body of an eviction must be an Eviction"), r, route.name);
+    }
+    const json::object& o = body->get_object();
+    if (auto* k = o.if_contains("kind"); k && k->is_string() && k->get_string() != "Eviction") {
+      return error(bad_request("the body of an eviction must be an Eviction, not " +
+                               std::string(k->get_string())),
+                   r, route.name);
+    }
+    const std::string name = meta_str(*body, "name");
+    if (!name.empty() && name != route.name) {
+      return error(bad_request("name in URL does not match name in Eviction object"), r,
+                   route.name);
+    }
+    DeleteOptions d;
+    d.dry = dry_run(req);
+    if (auto* opts = o.if_contains("deleteOptions"); opts && opts->is_object()) {
+      read_delete_options(opts->get_object(), d);
+    }
+    auto opts = checked_delete_options(std::move(d));
+    if (!opts.ok()) return error(opts.status(), r, route.name);
+    auto result = remove_retrying(r, route.namespace_, route.name, *opts);
+    if (!result.ok()) return error(result.status(), r, route.name);
+    return json_response(201, json::object{{"kind", "Status"}, {"apiVersion", "v1"},
+                                           {"metadata", json::object{}}, {"status", "Success"},
+                                           {"code", 201}});
   }
 
   // One delete attempt. Aborted when the object moved under us.
+  // A failed uid/resourceVersion precondition is Aborted with Kubernetes' 409 message and sets
+  // *precondition_failed when given.
   Result<json::value> remove_one(const api::ResourceInfo& r, const std::string& ns,
-                                 const std::string& name, const DeleteOptions& d) {
+                                 const std::string& name, const DeleteOptions& d,
+                                 bool* precondition_failed = nullptr) {
     ORCH_ASSIGN_OR_RETURN(Current cur, read(r, ns, name));
+    auto failed = [&](const std::string& what, const std::string& want, const std::string& have) {
+      if (precondition_failed) *precondition_failed = true;
+      return aborted("Operation cannot be fulfilled on " + r.qualified_resource() + " \"" + name +
+                     "\": Precondition failed: " + what + " in precondition: " + want + ", " +
+                     what + " in object meta: " + have);
+    };
     if (!d.uid.empty() && d.uid != meta_str(cur.object, "uid")) {
-      return aborted("Precondition failed: UID in precondition: " + d.uid +
-                     ", UID in object meta: " + meta_str(cur.object, "uid"));
+      return failed("UID", d.uid, meta_str(cur.object, "uid"));
     }
     if (!d.resource_version.empty() && d.resource_version != std::to_string(cur.revision)) {
-      return aborted("Precondition failed: ResourceVersion in precondition: " + d.resource_version +
-                     ", ResourceVersion in object meta: " + std::to_string(cur.revision));
+      return failed("ResourceVersion", d.resource_version, std::to_string(cur.revision));
     }
     const std::string key = key_of(r, ns, name);
     json::value next = cur.object;
@@ -1469,11 +1579,8 @@ class ApiHandler final : public Handler {
       auto v = decode_stored(kv.value, kv.mod_revision);
       if (!v || !(*filter)(*v)) continue;
       std::string ns = meta_str(*v, "namespace"), name = meta_str(*v, "name");
-      for (int attempt = 0; attempt < kMaxCasRetries; ++attempt) {
-        auto res = remove_one(r, ns, name, *opts);
-        if (!res.ok() && res.status().code() == Code::kAborted) continue;
-        if (res.ok()) items.push_back(std::move(res).value());
-        break;
+      if (auto res = remove_retrying(r, ns, name, *opts); res.ok()) {
+        items.push_back(std::move(res).value());
       }
     }
     json::object o{{"kind", r.list_kind}, {"apiVersion", r.api_version()},

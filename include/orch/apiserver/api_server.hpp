@@ -54,6 +54,15 @@ struct ApiServerOptions {
   // first) and status.daemonEndpoints.kubeletEndpoint.Port. Default: "" (agents then answer 401,
   // and logs/port-forward fail with InternalError naming node_token).
   std::string node_token;
+  // PEM of the CA that signs the node servers' certificates. When set, node servers are reached
+  // over HTTPS and verified against it and the node's address. Default: "" (plain HTTP).
+  std::string node_ca_pem;
+  // Admission (Kubernetes' DefaultTolerationSeconds plugin): a created pod that does not
+  // tolerate node.kubernetes.io/not-ready:NoExecute (unreachable:NoExecute) gets a toleration of
+  // it (operator Exists) for this many seconds, so the node lifecycle controller evicts it that
+  // long after its node went not ready (unreachable). Negative: add none. Default: 300, 300.
+  std::int64_t default_not_ready_toleration_seconds = 300;
+  std::int64_t default_unreachable_toleration_seconds = 300;
 };
 
 class ApiServer {

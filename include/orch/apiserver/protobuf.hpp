@@ -1,7 +1,8 @@
 // Kubernetes protobuf request bodies (`Content-Type: application/vnd.kubernetes.protobuf`) turned
 // into the Kubernetes JSON object the same request would have carried as application/json, so the
 // API server handles both alike. kubectl 1.32 sends its typed `create` subcommands this way
-// (`create configmap|secret|namespace|deployment|service|serviceaccount|quota ...`).
+// (`create configmap|secret|namespace|deployment|service|serviceaccount|quota ...`), and `kubectl
+// drain` its policy/v1 Eviction (pods/eviction) and DeleteOptions (DELETE) bodies.
 //
 // The wire format (k8s.io/apimachinery pkg/runtime/serializer/protobuf): the 4-byte magic "k8s\0",
 // then a runtime.Unknown message {typeMeta{apiVersion, kind}, raw, contentEncoding, contentType}
@@ -45,7 +46,9 @@ inline constexpr std::string_view kKubernetesProtobufType = "application/vnd.kub
 
 // Decodes one protobuf request body into the equivalent Kubernetes JSON object, with `apiVersion`
 // and `kind` set from the envelope. Supported kinds: v1 ConfigMap, Secret, Namespace, Service,
-// ServiceAccount, ResourceQuota and apps/v1 Deployment (with PodTemplateSpec / PodSpec).
+// ServiceAccount, ResourceQuota, apps/v1 Deployment (with PodTemplateSpec / PodSpec), policy/v1
+// and policy/v1beta1 Eviction, and DeleteOptions under any apiVersion (Go registers it in every
+// group version; a typed client uses its own).
 // Codes (all BadRequest, 400; the message says what is wrong and where, as a JSON path):
 //   * the body does not start with the magic "k8s\0";
 //   * truncated or malformed wire data (a varint running past the end or over 10 bytes, a length

@@ -249,6 +249,11 @@ const std::vector<RealCase>& real_cases() {
            "80042"
            "00120c0a0a0a0363707512030a01311a001a002200",
            R"({"kind":"ResourceQuota","apiVersion":"v1","metadata":{"name":"q1","creationTimestamp":null},"spec":{"hard":{"cpu":"1"}},"status":{}})"},
+          // The DELETE body of `kubectl drain NODE --force --disable-eviction --grace-period=1`
+          // (kubectl -v=9); its Evictions go as JSON.
+          {"drain --disable-eviction --grace-period=1 (DELETE pod)",
+           "6b3873000a130a027631120d44656c6574654f7074696f6e73120208011a002200",
+           R"({"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":1})"},
       };
   return cases;
 }
@@ -580,6 +585,30 @@ std::vector<Case> decode_cases() {
                  S(1, cat({S(1, "second"), entry(11, "b", "2")})), entry(2, "k", "new")})),
        R"({"kind":"ConfigMap","apiVersion":"v1",
                        "metadata":{"name":"second","labels":{"a":"1","b":"2"}},"data":{"k":"new"}})"});
+  cases.push_back(
+      {"delete options: every field (kubectl drain's pod delete, client-go typed client)",
+       body("v1", "DeleteOptions",
+            cat({V(1, 0), M(2, {S(1, "6f1c-uid"), S(2, "42")}), V(3, 0), S(4, "Background"),
+                 S(5, "All"), V(6, 0)})),
+       R"({"kind":"DeleteOptions","apiVersion":"v1","gracePeriodSeconds":0,
+                       "preconditions":{"uid":"6f1c-uid","resourceVersion":"42"},
+                       "orphanDependents":false,"propagationPolicy":"Background","dryRun":["All"],
+                       "ignoreStoreReadErrorWithClusterBreakingPotential":false})"});
+  cases.push_back({"delete options under any group version; unset pointers stay absent",
+                   body("apps/v1", "DeleteOptions", S(4, "Foreground")),
+                   R"({"kind":"DeleteOptions","apiVersion":"apps/v1",
+                       "propagationPolicy":"Foreground"})"});
+  cases.push_back({"policy/v1 eviction with grace period and preconditions",
+                   body("policy/v1", "Eviction",
+                        cat({S(1, cat({S(1, "web-1"), S(3, "default")})),
+                             M(2, {V(1, 5), M(2, {S(1, "u-1")})})})),
+                   R"({"kind":"Eviction","apiVersion":"policy/v1",
+                       "metadata":{"name":"web-1","namespace":"default"},
+                       "deleteOptions":{"gracePeriodSeconds":5,"preconditions":{"uid":"u-1"}}})"});
+  cases.push_back({"policy/v1beta1 eviction with empty delete options (kubectl drain's default)",
+                   body("policy/v1beta1", "Eviction", cat({S(1, S(1, "p")), S(2, "")})),
+                   R"({"kind":"Eviction","apiVersion":"policy/v1beta1","metadata":{"name":"p"},
+                       "deleteOptions":{}})"});
   cases.push_back({"an empty raw object is just apiVersion and kind", body("v1", "Namespace", ""),
                    R"({"kind":"Namespace","apiVersion":"v1"})"});
   return cases;
@@ -713,6 +742,12 @@ TEST_CASE("malformed, unsupported and unknown input is BadRequest, never dropped
        "protobuf bodies for Pod (v1) are not supported; send application/json"},
       {"known kind, other apiVersion", body("extensions/v1beta1", "Deployment", ""),
        "protobuf bodies for Deployment (extensions/v1beta1) are not supported"},
+      {"eviction outside policy", body("v1", "Eviction", ""),
+       "protobuf bodies for Eviction (v1) are not supported"},
+      {"unknown DeleteOptions field", body("v1", "DeleteOptions", S(7, "x")),
+       "unsupported protobuf field 7 in DeleteOptions"},
+      {"unknown Preconditions field", body("v1", "DeleteOptions", M(2, {S(3, "x")})),
+       "unsupported protobuf field 3 in Preconditions"},
       {"no typeMeta", std::string("k8s\0", 4) + S(2, ""), "no apiVersion/kind"},
       {"no kind", std::string("k8s\0", 4) + M(1, {S(1, "v1")}) + S(2, ""), "no apiVersion/kind"},
       {"unknown field in the envelope",
