@@ -1,6 +1,7 @@
 // Controller: a WorkQueue and worker threads around one Reconciler. Thread-safety: mu_ guards the
 // worker list and the started flag; the queue has its own lock; workers touch nothing else.
 #include "orch/controller/controller.hpp"
+#include "orch/util/log.hpp"
 
 #include <cstdio>
 #include <exception>
@@ -8,6 +9,22 @@
 #include <fmt/format.h>
 
 namespace orch::controller {
+
+void KeySink::attach(Controller* c) {
+  std::lock_guard lock(mu_);
+  controller_ = c;
+}
+
+void KeySink::add(std::string_view key) {
+  std::lock_guard lock(mu_);
+  if (controller_) controller_->enqueue(key);
+}
+
+void KeySink::add_after(std::string_view key, std::chrono::nanoseconds delay) {
+  std::lock_guard lock(mu_);
+  if (controller_) controller_->enqueue_after(key, delay);
+}
+
 
 namespace {
 
@@ -20,7 +37,7 @@ client::WorkQueueOptions queue_options(const ControllerOptions& o) {
 }
 
 // One line on stderr: logs of reconcile failures are the operator's only view of them.
-void log_line(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+void log_line(const std::string& line) { ORCH_LOG(kWarning, "controller-manager", "{}", line); }
 
 }  // namespace
 
@@ -112,6 +129,26 @@ void Controller::worker() {
     }
     queue_.done(*key);
   }
+}
+
+SinkController::SinkController(ControllerOptions options, std::shared_ptr<Reconciler> reconciler,
+                               std::shared_ptr<KeySink> sink)
+    : Controller(std::move(options), std::move(reconciler)), sink_(std::move(sink)) {
+  ORCH_CHECK(sink_ != nullptr);
+  sink_->attach(this);
+}
+
+SinkController::~SinkController() {
+  sink_->attach(nullptr);
+  Controller::stop();
+}
+
+ControllerOptions controller_options(std::string name, int workers, const ControllerContext& ctx) {
+  ControllerOptions o;
+  o.name = std::move(name);
+  o.workers = workers;
+  o.clock = ctx.clock;
+  return o;
 }
 
 }  // namespace orch::controller

@@ -15,6 +15,8 @@
 #include <fmt/format.h>
 
 #include "daemonset_controller_util.hpp"
+#include "expectations.hpp"
+#include "json_util.hpp"
 #include "orch/api/time.hpp"
 #include "orch/client/informer.hpp"
 #include "orch/client/resource.hpp"
@@ -30,139 +32,14 @@ namespace ds_util = daemonset;
 
 namespace {
 
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto p : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->get_object().if_contains(p);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-std::string_view str_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x && x->is_string() ? std::string_view(x->get_string()) : std::string_view();
-}
-
-std::int64_t int_at(const json::value& v, std::initializer_list<std::string_view> path,
-                    std::int64_t fallback = 0) {
-  const json::value* x = at(v, path);
-  if (!x) return fallback;
-  if (x->is_int64()) return x->get_int64();
-  if (x->is_uint64()) return static_cast<std::int64_t>(x->get_uint64());
-  return fallback;
-}
-
-bool is_deleting(const json::value& obj) {
-  const json::value* d = at(obj, {"metadata", "deletionTimestamp"});
-  return d && !d->is_null();
-}
+using namespace json_util;
 
 // The controller ownerReference's uid and name when it is a DaemonSet.
 std::string_view owner_ds_uid(const json::value& pod, std::string_view* name = nullptr) {
-  const json::value* refs = at(pod, {"metadata", "ownerReferences"});
-  if (!refs || !refs->is_array()) return {};
-  for (const auto& r : refs->get_array()) {
-    const json::value* c = at(r, {"controller"});
-    if (c && c->is_bool() && c->get_bool() && str_at(r, {"kind"}) == "DaemonSet" &&
-        str_at(r, {"apiVersion"}).starts_with("apps/")) {
-      if (name) *name = str_at(r, {"name"});
-      return str_at(r, {"uid"});
-    }
-  }
-  return {};
-}
-
-const json::value* ready_condition(const json::value& pod) {
-  const json::value* conds = at(pod, {"status", "conditions"});
-  if (!conds || !conds->is_array()) return nullptr;
-  for (const auto& c : conds->get_array()) {
-    if (str_at(c, {"type"}) == "Ready") return &c;
-  }
-  return nullptr;
-}
-
-bool is_ready(const json::value& pod) {
-  const json::value* c = ready_condition(pod);
-  return c && str_at(*c, {"status"}) == "True";
-}
-
-bool is_available(const json::value& pod, std::int64_t min_ready_seconds,
-                  std::chrono::system_clock::time_point now,
-                  std::optional<std::chrono::nanoseconds>* wait) {
-  if (!is_ready(pod)) return false;
-  if (min_ready_seconds <= 0) return true;
-  auto t = api::Time::parse(str_at(*ready_condition(pod), {"lastTransitionTime"}));
-  if (!t.ok()) return false;
-  auto available_at = t->value + std::chrono::seconds(min_ready_seconds);
-  if (available_at <= now) return true;
-  auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(available_at - now);
-  if (!*wait || left < **wait) *wait = left;
-  return false;
+  return apps_owner_uid(pod, "DaemonSet", name);
 }
 
 bool is_failed(const json::value& pod) { return str_at(pod, {"status", "phase"}) == "Failed"; }
-
-// Creations and deletions asked for but not yet seen by the pod informer, per DaemonSet key
-// (Kubernetes' ControllerExpectations), expiring after 5 minutes.
-class Expectations {
- public:
-  explicit Expectations(util::Clock* clock) : clock_(clock) {}
-  bool satisfied(const std::string& key) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return true;
-    const Entry& e = it->second;
-    if (e.add <= 0 && e.del.empty()) return true;
-    return clock_->now() - e.at > kTtl;
-  }
-  void expect(const std::string& key, int adds, std::set<std::string> dels) {
-    std::lock_guard lock(mu_);
-    entries_[key] = Entry{adds, std::move(dels), clock_->now()};
-  }
-  void creation_observed(const std::string& key, int n = 1) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) it->second.add -= n;
-  }
-  void deletion_observed(const std::string& key, const std::string& pod) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) it->second.del.erase(pod);
-  }
-  void remove(const std::string& key) {
-    std::lock_guard lock(mu_);
-    entries_.erase(key);
-  }
-
- private:
-  static constexpr std::chrono::minutes kTtl{5};
-  struct Entry {
-    int add = 0;
-    std::set<std::string> del;
-    util::Clock::TimePoint at;
-  };
-  util::Clock* const clock_;
-  std::mutex mu_;  // lock order: leaf
-  std::map<std::string, Entry> entries_;
-};
-
-class KeySink {
- public:
-  void attach(Controller* c) {
-    std::lock_guard lock(mu_);
-    controller_ = c;
-  }
-  void add(const std::string& key) {
-    std::lock_guard lock(mu_);
-    if (controller_) controller_->enqueue(key);
-  }
-
- private:
-  std::mutex mu_;  // lock order: before the controller's queue lock
-  Controller* controller_ = nullptr;
-};
 
 class DaemonSetReconciler final : public Reconciler {
  public:
@@ -487,37 +364,17 @@ Status DaemonSetReconciler::act(const json::value& ds, const std::string& key,
   return error;
 }
 
-class DaemonSetController final : public Controller {
- public:
-  DaemonSetController(ControllerOptions options, std::shared_ptr<DaemonSetReconciler> reconciler,
-                      std::shared_ptr<KeySink> sink)
-      : Controller(std::move(options), std::move(reconciler)), sink_(std::move(sink)) {
-    sink_->attach(this);
-  }
-  ~DaemonSetController() override {
-    sink_->attach(nullptr);
-    Controller::stop();
-  }
-
- private:
-  const std::shared_ptr<KeySink> sink_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Controller>> new_daemonset_controller(const ControllerContext& ctx,
                                                              DaemonSetControllerOptions options) {
   if (!ctx.client) return invalid_argument("daemonset controller: no client");
   if (!ctx.informers) return invalid_argument("daemonset controller: no informers");
-  auto sink = std::make_shared<KeySink>();
-  auto reconciler = std::make_shared<DaemonSetReconciler>(ctx, sink);
-  ORCH_TRY(reconciler->register_handlers(reconciler));
-  ControllerOptions co;
-  co.name = kDaemonSetControllerName;
-  co.workers = options.workers;
-  co.clock = ctx.clock;
-  return std::unique_ptr<Controller>(
-      std::make_unique<DaemonSetController>(co, std::move(reconciler), std::move(sink)));
+  return make_sink_controller(
+      controller_options(kDaemonSetControllerName, options.workers, ctx),
+      [&ctx](std::shared_ptr<KeySink> sink) {
+        return std::make_shared<DaemonSetReconciler>(ctx, std::move(sink));
+      });
 }
 
 ControllerRegistration daemonset_controller_registration(DaemonSetControllerOptions options) {

@@ -9,92 +9,14 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "json_util.hpp"
+
 namespace orch::controller::daemonset {
 
 namespace json = boost::json;
+using namespace json_util;
 
 namespace {
-
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto p : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->get_object().if_contains(p);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-std::string_view str_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x && x->is_string() ? std::string_view(x->get_string()) : std::string_view();
-}
-
-std::map<std::string, std::string> string_map(const json::value* v) {
-  std::map<std::string, std::string> out;
-  if (!v || !v->is_object()) return out;
-  for (const auto& [k, x] : v->get_object()) {
-    if (x.is_string()) out.emplace(std::string(k), std::string(x.get_string()));
-  }
-  return out;
-}
-
-std::vector<std::string> strings(const json::value* v) {
-  std::vector<std::string> out;
-  if (!v || !v->is_array()) return out;
-  for (const auto& x : v->get_array()) {
-    if (x.is_string()) out.emplace_back(x.get_string());
-  }
-  return out;
-}
-
-bool parse_int(std::string_view s, std::int64_t& out) {
-  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
-  return ec == std::errc() && p == s.data() + s.size();
-}
-
-// A NodeSelectorRequirement against a key -> value map.
-bool requirement_matches(const json::value& r, const std::map<std::string, std::string>& values) {
-  std::string key(str_at(r, {"key"}));
-  std::string_view op = str_at(r, {"operator"});
-  auto vals = strings(at(r, {"values"}));
-  auto it = values.find(key);
-  const bool has = it != values.end();
-  if (op == "In") return has && std::find(vals.begin(), vals.end(), it->second) != vals.end();
-  if (op == "NotIn") return !has || std::find(vals.begin(), vals.end(), it->second) == vals.end();
-  if (op == "Exists") return has;
-  if (op == "DoesNotExist") return !has;
-  if (op == "Gt" || op == "Lt") {
-    std::int64_t label = 0, want = 0;
-    if (!has || vals.size() != 1 || !parse_int(it->second, label) || !parse_int(vals[0], want)) {
-      return false;
-    }
-    return op == "Gt" ? label > want : label < want;
-  }
-  return false;
-}
-
-bool term_matches(const json::value& term, const std::map<std::string, std::string>& labels,
-                  std::string_view node_name) {
-  const json::value* exprs = at(term, {"matchExpressions"});
-  const json::value* fields = at(term, {"matchFields"});
-  bool any = false;
-  if (exprs && exprs->is_array()) {
-    for (const auto& r : exprs->get_array()) {
-      any = true;
-      if (!requirement_matches(r, labels)) return false;
-    }
-  }
-  if (fields && fields->is_array()) {
-    std::map<std::string, std::string> f{{"metadata.name", std::string(node_name)}};
-    for (const auto& r : fields->get_array()) {
-      any = true;
-      if (str_at(r, {"key"}) != "metadata.name") return false;
-      if (!requirement_matches(r, f)) return false;
-    }
-  }
-  return any;  // a term with no requirement matches nothing
-}
 
 bool tolerates(const json::value& t, std::string_view key, std::string_view value,
                std::string_view effect) {
@@ -108,23 +30,9 @@ bool tolerates(const json::value& t, std::string_view key, std::string_view valu
   return false;
 }
 
-std::string safe_encode(std::string_view s) {
-  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string out;
-  for (unsigned char c : s) out.push_back(kAlphabet[c % kAlphabet.size()]);
-  return out;
-}
-
 }  // namespace
 
-std::string template_hash(const json::value& pod_template) {
-  std::uint32_t h = 2166136261u;
-  for (unsigned char c : json::serialize(pod_template)) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return safe_encode(fmt::format("{}", h));
-}
+std::string template_hash(const json::value& pod_template) { return json_hash(pod_template); }
 
 json::array daemon_tolerations() {
   json::array out;

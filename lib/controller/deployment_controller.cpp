@@ -4,7 +4,7 @@
 //
 // Thread-safety: reconcile() runs on the Controller's workers, never twice at once for one
 // Deployment; state shared between workers is the informers (thread-safe) and `written_`
-// (guarded by written_mu_). Informer handlers reach the queue through a Handle that the
+// (guarded by written_mu_). Informer handlers reach the queue through a KeySink that the
 // controller detaches before it is destroyed.
 #include "orch/controller/deployment_controller.hpp"
 
@@ -110,23 +110,6 @@ std::map<std::string, std::string> json_labels(const json::value& o) {
 bool selector_is_empty(const std::optional<api::LabelSelector>& s) {
   return !s || (s->match_labels.empty() && s->match_expressions.empty());
 }
-
-// Enqueues into the controller while it exists; handlers hold it, not the controller.
-class Handle {
- public:
-  void attach(Controller* c) {
-    std::lock_guard lock(mu_);
-    c_ = c;
-  }
-  void enqueue(std::string_view key) {
-    std::lock_guard lock(mu_);
-    if (c_) c_->enqueue(key);
-  }
-
- private:
-  std::mutex mu_;  // lock order: before the controller's queue lock
-  Controller* c_ = nullptr;
-};
 
 // One reconcile's view of a Deployment and what it owns. ReplicaSets live in unique_ptrs so
 // pointers into `rss` stay valid as ReplicaSets are added.
@@ -856,28 +839,12 @@ Outcome DeploymentReconciler::reconcile(const std::string& key) {
 
 // ============================================================================ the controller
 
-class DeploymentController final : public Controller {
- public:
-  DeploymentController(ControllerOptions options, std::shared_ptr<DeploymentReconciler> r,
-                       std::shared_ptr<Handle> handle)
-      : Controller(std::move(options), std::move(r)), handle_(std::move(handle)) {
-    handle_->attach(this);
-  }
-  ~DeploymentController() override {
-    handle_->attach(nullptr);
-    Controller::stop();
-  }
-
- private:
-  const std::shared_ptr<Handle> handle_;
-};
-
 // Enqueues the Deployment owning ReplicaSet `rs`, or, for an orphan, every Deployment in its
 // namespace whose selector matches it (one of them may adopt it).
-void enqueue_for_replica_set(Handle& h, client::Informer& deployments, const json::value& rs) {
+void enqueue_for_replica_set(KeySink& h, client::Informer& deployments, const json::value& rs) {
   std::string ns(client::object_namespace(rs));
   if (auto ref = json_controller_ref(rs)) {
-    if (ref->kind == "Deployment") h.enqueue(client::make_key(ns, ref->name));
+    if (ref->kind == "Deployment") h.add(client::make_key(ns, ref->name));
     return;
   }
   auto labels = json_labels(rs);
@@ -887,19 +854,19 @@ void enqueue_for_replica_set(Handle& h, client::Informer& deployments, const jso
     auto decoded = decode_as<api::Deployment>(*d);
     if (!decoded.ok() || selector_is_empty(decoded->spec.selector)) continue;
     auto sel = api::Selector::from(*decoded->spec.selector);
-    if (sel.ok() && sel->matches(labels)) h.enqueue(client::object_key(*d));
+    if (sel.ok() && sel->matches(labels)) h.add(client::object_key(*d));
   }
 }
 
 // Enqueues the Deployment that owns the ReplicaSet owning `pod`.
-void enqueue_for_pod(Handle& h, client::Informer& replica_sets, const json::value& pod) {
+void enqueue_for_pod(KeySink& h, client::Informer& replica_sets, const json::value& pod) {
   auto ref = json_controller_ref(pod);
   if (!ref || ref->kind != "ReplicaSet") return;
   std::string ns(client::object_namespace(pod));
   auto rs = replica_sets.get(ns, ref->name);
   if (!rs || client::object_uid(*rs) != ref->uid) return;
   auto rs_ref = json_controller_ref(*rs);
-  if (rs_ref && rs_ref->kind == "Deployment") h.enqueue(client::make_key(ns, rs_ref->name));
+  if (rs_ref && rs_ref->kind == "Deployment") h.add(client::make_key(ns, rs_ref->name));
 }
 
 }  // namespace
@@ -916,11 +883,11 @@ Result<std::unique_ptr<Controller>> new_deployment_controller(const ControllerCo
   replica_sets.add_indexer(std::string(client::kIndexNamespace), client::index_by_namespace());
   pods.add_indexer(std::string(client::kIndexControllerUid), client::index_by_controller_uid());
 
-  auto handle = std::make_shared<Handle>();
+  auto handle = std::make_shared<KeySink>();
   client::EventHandlers dh;
-  dh.on_add = [handle](const client::SharedObject& o) { handle->enqueue(client::object_key(*o)); };
+  dh.on_add = [handle](const client::SharedObject& o) { handle->add(client::object_key(*o)); };
   dh.on_update = [handle](const client::SharedObject&, const client::SharedObject& o) {
-    handle->enqueue(client::object_key(*o));
+    handle->add(client::object_key(*o));
   };
   dh.on_delete = dh.on_add;
   ORCH_TRY(deployments.add_event_handler(std::move(dh)));
@@ -956,13 +923,10 @@ Result<std::unique_ptr<Controller>> new_deployment_controller(const ControllerCo
   ph.on_delete = ph.on_add;
   ORCH_TRY(pods.add_event_handler(std::move(ph)));
 
-  ControllerOptions co;
-  co.name = kDeploymentControllerName;
-  co.workers = options.workers;
-  co.clock = ctx.clock;
   auto reconciler = std::make_shared<DeploymentReconciler>(ctx, deployments, replica_sets, pods);
-  return std::unique_ptr<Controller>(
-      std::make_unique<DeploymentController>(std::move(co), std::move(reconciler), handle));
+  return std::unique_ptr<Controller>(std::make_unique<SinkController>(
+      controller_options(kDeploymentControllerName, options.workers, ctx), std::move(reconciler),
+      handle));
 }
 
 ControllerRegistration deployment_controller_registration(DeploymentControllerOptions options) {

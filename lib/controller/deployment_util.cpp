@@ -9,6 +9,7 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "json_util.hpp"
 #include "orch/api/codec.hpp"
 
 namespace orch::controller::deployment {
@@ -19,20 +20,10 @@ using SysTime = std::chrono::system_clock::time_point;
 // ----------------------------------------------------------------------------- hashing
 
 std::uint32_t fnv32a(std::string_view bytes, std::uint32_t hash) {
-  for (unsigned char c : bytes) {
-    hash ^= c;
-    hash *= 16777619u;
-  }
-  return hash;
+  return json_util::fnv32a(bytes, hash);
 }
 
-std::string safe_encode_string(std::string_view s) {
-  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) out.push_back(kAlphabet[c % kAlphabet.size()]);
-  return out;
-}
+std::string safe_encode_string(std::string_view s) { return json_util::safe_encode(s); }
 
 namespace {
 

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "orch/client/resource.hpp"
+#include "json_util.hpp"
 
 namespace orch::controller {
 namespace {
@@ -25,30 +26,11 @@ constexpr std::string_view kManagedByLabel = "endpointslice.kubernetes.io/manage
 constexpr std::string_view kManagedBy = "endpointslice-controller.k8s.io";
 constexpr std::string_view kIndexService = "service";
 
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto k : path) {
-    const auto* o = cur->if_object();
-    if (!o) return nullptr;
-    cur = o->if_contains(k);
-    if (!cur) return nullptr;
-  }
-  return cur;
-}
+using json_util::at;
+using json_util::string_map;
 
 std::string str(const json::value& v, std::initializer_list<std::string_view> path) {
-  const auto* x = at(v, path);
-  return x && x->is_string() ? std::string(x->get_string()) : std::string();
-}
-
-std::map<std::string, std::string> string_map(const json::value* v) {
-  std::map<std::string, std::string> out;
-  if (v && v->is_object()) {
-    for (const auto& [k, x] : v->get_object()) {
-      if (x.is_string()) out.emplace(std::string(k), std::string(x.get_string()));
-    }
-  }
-  return out;
+  return std::string(json_util::str_at(v, path));
 }
 
 // The service's selector; empty means "no selector" (endpoints managed by the user).
@@ -147,23 +129,6 @@ json::array ports_json(const std::vector<Port>& ports) {
   }
   return out;
 }
-
-// Detaches informer handlers from a destroyed controller.
-class KeySink {
- public:
-  void attach(Controller* c) {
-    std::lock_guard lock(mu_);
-    controller_ = c;
-  }
-  void add(const std::string& key) {
-    std::lock_guard lock(mu_);
-    if (controller_) controller_->enqueue(key);
-  }
-
- private:
-  std::mutex mu_;
-  Controller* controller_ = nullptr;
-};
 
 class EndpointsReconciler final : public Reconciler {
  public:
@@ -429,37 +394,17 @@ class EndpointsReconciler final : public Reconciler {
   client::Informer& slices_;
 };
 
-class EndpointsController final : public Controller {
- public:
-  EndpointsController(ControllerOptions options, std::shared_ptr<Reconciler> reconciler,
-                      std::shared_ptr<KeySink> sink)
-      : Controller(std::move(options), std::move(reconciler)), sink_(std::move(sink)) {
-    sink_->attach(this);
-  }
-  ~EndpointsController() override {
-    sink_->attach(nullptr);
-    stop();
-  }
-
- private:
-  std::shared_ptr<KeySink> sink_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Controller>> new_endpoints_controller(const ControllerContext& ctx,
                                                              EndpointsControllerOptions options) {
   if (!ctx.client) return Status(Code::kInvalidArgument, "endpoints controller: no client");
   if (!ctx.informers) return Status(Code::kInvalidArgument, "endpoints controller: no informers");
-  auto sink = std::make_shared<KeySink>();
-  auto reconciler = std::make_shared<EndpointsReconciler>(ctx, sink);
-  ORCH_TRY(reconciler->register_handlers(reconciler));
-  ControllerOptions co;
-  co.name = kEndpointsControllerName;
-  co.workers = options.workers;
-  co.clock = ctx.clock;
-  return std::unique_ptr<Controller>(
-      std::make_unique<EndpointsController>(co, std::move(reconciler), std::move(sink)));
+  return make_sink_controller(
+      controller_options(std::string(kEndpointsControllerName), options.workers, ctx),
+      [&ctx](std::shared_ptr<KeySink> sink) {
+        return std::make_shared<EndpointsReconciler>(ctx, std::move(sink));
+      });
 }
 
 ControllerRegistration endpoints_controller_registration(EndpointsControllerOptions options) {

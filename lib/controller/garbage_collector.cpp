@@ -1,6 +1,6 @@
 // The garbage collector: the pure graph and decisions (gc::), and the Controller that wires them
-// to informers and the API. Thread-safety: Core::mu_ guards the graph and the back pointer to the
-// Controller; it is held only to read or change the graph and to enqueue (never across a call to
+// to informers and the API. Thread-safety: Core::mu_ guards the graph (keys are queued through the
+// Core's KeySink while it is held, so the queue sees the graph's order); it is held only to read or change the graph and to enqueue (never across a call to
 // the API).
 #include "orch/controller/garbage_collector.hpp"
 
@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "orch/client/resource.hpp"
+#include "json_util.hpp"
 
 namespace orch::controller {
 
@@ -20,28 +21,13 @@ namespace gc {
 
 namespace {
 
-const json::object* metadata(const json::value& object) {
-  if (!object.is_object()) return nullptr;
-  const auto* m = object.get_object().if_contains("metadata");
-  return m && m->is_object() ? &m->get_object() : nullptr;
-}
-
-std::string str_field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
-}
-
-bool bool_field(const json::object& o, std::string_view key) {
-  const auto* v = o.if_contains(key);
-  return v && v->is_bool() && v->get_bool();
-}
+using namespace json_util;
 
 // A merge patch of metadata.<field> = value (null when empty), pinned to the resourceVersion.
 std::string metadata_patch(const json::value& object, std::string_view field, json::array value) {
   json::object meta;
-  const auto* m = metadata(object);
-  if (m) {
-    if (auto rv = str_field(*m, "resourceVersion"); !rv.empty()) meta["resourceVersion"] = rv;
+  if (auto rv = str_at(object, {"metadata", "resourceVersion"}); !rv.empty()) {
+    meta["resourceVersion"] = rv;
   }
   if (value.empty()) {
     meta[field] = nullptr;
@@ -52,9 +38,7 @@ std::string metadata_patch(const json::value& object, std::string_view field, js
 }
 
 const json::array* owner_reference_array(const json::value& object) {
-  const auto* m = metadata(object);
-  if (!m) return nullptr;
-  const auto* refs = m->if_contains("ownerReferences");
+  const auto* refs = at(object, {"metadata", "ownerReferences"});
   return refs && refs->is_array() ? &refs->get_array() : nullptr;
 }
 
@@ -66,14 +50,13 @@ std::vector<OwnerRef> owner_references(const json::value& object) {
   if (!refs) return out;
   for (const auto& r : *refs) {
     if (!r.is_object()) continue;
-    const auto& o = r.get_object();
     OwnerRef ref;
-    ref.api_version = str_field(o, "apiVersion");
-    ref.kind = str_field(o, "kind");
-    ref.name = str_field(o, "name");
-    ref.uid = str_field(o, "uid");
-    ref.controller = bool_field(o, "controller");
-    ref.block_owner_deletion = bool_field(o, "blockOwnerDeletion");
+    ref.api_version = str_at(r, {"apiVersion"});
+    ref.kind = str_at(r, {"kind"});
+    ref.name = str_at(r, {"name"});
+    ref.uid = str_at(r, {"uid"});
+    ref.controller = bool_at(r, {"controller"});
+    ref.block_owner_deletion = bool_at(r, {"blockOwnerDeletion"});
     if (ref.uid.empty()) continue;
     out.push_back(std::move(ref));
   }
@@ -81,9 +64,7 @@ std::vector<OwnerRef> owner_references(const json::value& object) {
 }
 
 bool has_finalizer(const json::value& object, std::string_view finalizer) {
-  const auto* m = metadata(object);
-  if (!m) return false;
-  const auto* f = m->if_contains("finalizers");
+  const auto* f = at(object, {"metadata", "finalizers"});
   if (!f || !f->is_array()) return false;
   for (const auto& x : f->get_array()) {
     if (x.is_string() && x.get_string() == finalizer) return true;
@@ -91,12 +72,7 @@ bool has_finalizer(const json::value& object, std::string_view finalizer) {
   return false;
 }
 
-bool being_deleted(const json::value& object) {
-  const auto* m = metadata(object);
-  if (!m) return false;
-  const auto* t = m->if_contains("deletionTimestamp");
-  return t && !t->is_null();
-}
+bool being_deleted(const json::value& object) { return is_deleting(object); }
 
 bool deleting_dependents(const json::value& object) {
   return being_deleted(object) && has_finalizer(object, kForegroundDeletionFinalizer);
@@ -161,7 +137,7 @@ std::optional<std::string> remove_owner_references_patch(const json::value& obje
   json::array kept;
   bool removed = false;
   for (const auto& r : *refs) {
-    if (r.is_object() && uids.contains(str_field(r.get_object(), "uid"))) {
+    if (r.is_object() && uids.contains(std::string(str_at(r, {"uid"})))) {
       removed = true;
       continue;
     }
@@ -178,7 +154,7 @@ std::optional<std::string> unblock_owner_references_patch(const json::value& obj
   bool changed = false;
   for (const auto& r : *refs) {
     json::value copy = r;
-    if (copy.is_object() && bool_field(copy.get_object(), "blockOwnerDeletion")) {
+    if (copy.is_object() && bool_at(copy, {"blockOwnerDeletion"})) {
       copy.as_object()["blockOwnerDeletion"] = false;
       changed = true;
     }
@@ -190,9 +166,7 @@ std::optional<std::string> unblock_owner_references_patch(const json::value& obj
 
 std::optional<std::string> remove_finalizer_patch(const json::value& object,
                                                   std::string_view finalizer) {
-  const auto* m = metadata(object);
-  if (!m) return std::nullopt;
-  const auto* f = m->if_contains("finalizers");
+  const auto* f = at(object, {"metadata", "finalizers"});
   if (!f || !f->is_array()) return std::nullopt;
   json::array kept;
   bool removed = false;
@@ -377,7 +351,8 @@ struct GarbageCollector::Core : Reconciler {
   mutable std::mutex mu;  // lock order: before the work queue's lock
   // Guarded by mu.
   gc::Graph graph;
-  Controller* controller = nullptr;
+  // Where handlers queue keys; const after construction (KeySink has its own lock).
+  const std::shared_ptr<KeySink> sink = std::make_shared<KeySink>();
 
   // A copy of what reconcile needs from a graph node.
   struct NodeView {
@@ -387,8 +362,7 @@ struct GarbageCollector::Core : Reconciler {
   };
 
   void enqueue_locked(const std::vector<gc::WorkItem>& work) {
-    if (!controller) return;
-    for (const auto& w : work) controller->enqueue(gc::work_key(w));
+    for (const auto& w : work) sink->add(gc::work_key(w));
   }
 
   void on_observe(const api::ResourceInfo& info, const json::value& object) {
@@ -599,30 +573,10 @@ struct GarbageCollector::Core : Reconciler {
   }
 };
 
-namespace {
-
-ControllerOptions controller_options(const ControllerContext& ctx,
-                                     const GarbageCollectorOptions& o) {
-  ControllerOptions c;
-  c.name = kGarbageCollectorName;
-  c.workers = o.workers;
-  c.clock = ctx.clock;
-  return c;
-}
-
-}  // namespace
-
 GarbageCollector::GarbageCollector(ControllerOptions options, std::shared_ptr<Core> core)
-    : Controller(std::move(options), core), core_(std::move(core)) {
-  std::lock_guard lock(core_->mu);
-  core_->controller = this;
-}
+    : SinkController(std::move(options), core, core->sink), core_(std::move(core)) {}
 
-GarbageCollector::~GarbageCollector() {
-  stop();
-  std::lock_guard lock(core_->mu);
-  core_->controller = nullptr;
-}
+GarbageCollector::~GarbageCollector() = default;
 
 Result<std::unique_ptr<GarbageCollector>> GarbageCollector::create(
     const ControllerContext& ctx, GarbageCollectorOptions options) {
@@ -631,7 +585,7 @@ Result<std::unique_ptr<GarbageCollector>> GarbageCollector::create(
   }
   auto core = std::make_shared<Core>(ctx.client);
   std::unique_ptr<GarbageCollector> gc(
-      new GarbageCollector(controller_options(ctx, options), core));
+      new GarbageCollector(controller_options(kGarbageCollectorName, options.workers, ctx), core));
   std::vector<const api::ResourceInfo*> resources = options.resources;
   if (resources.empty()) {
     for (const auto& info : api::all_resources()) resources.push_back(&info);
@@ -653,8 +607,7 @@ Result<std::unique_ptr<GarbageCollector>> GarbageCollector::create(
 }
 
 Result<std::unique_ptr<Controller>> new_garbage_collector(const ControllerContext& ctx) {
-  ORCH_ASSIGN_OR_RETURN(auto gc, GarbageCollector::create(ctx));
-  return std::unique_ptr<Controller>(std::move(gc));
+  return garbage_collector_registration().factory(ctx);
 }
 
 ControllerRegistration garbage_collector_registration(GarbageCollectorOptions options) {

@@ -3,6 +3,8 @@
 // listener wake sleeps through it); lifecycle_mu_ serializes start() and stop().
 #include "orch/controller/leader_election.hpp"
 
+#include "orch/util/log.hpp"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -15,6 +17,16 @@
 #include "orch/client/resource.hpp"
 
 namespace orch::controller {
+
+namespace {
+
+// The component a lease's holder logs as: "kube-scheduler" -> "scheduler".
+std::string lease_component(std::string_view lease) {
+  if (lease.starts_with("kube-")) lease.remove_prefix(5);
+  return std::string(lease);
+}
+
+}  // namespace
 
 namespace json = boost::json;
 using client::resources::kLeases;
@@ -229,8 +241,8 @@ void LeaderElector::run() {
     return;
   }
   set_state(State::kLeading);
-  std::fprintf(stderr, "leader election: %s acquired lease %s/%s\n", options_.identity.c_str(),
-               options_.lease_namespace.c_str(), options_.lease_name.c_str());
+  ORCH_LOG(kInfo, lease_component(options_.lease_name), "leader election: {} acquired lease {}/{}", options_.identity,
+           options_.lease_namespace, options_.lease_name);
   if (options_.on_started_leading) options_.on_started_leading();
 
   // Renew.
@@ -247,10 +259,9 @@ void LeaderElector::run() {
     }
   }
   if (lost) {
-    std::fprintf(stderr, "leader election: %s lost lease %s/%s (no renew within %.1f s)\n",
-                 options_.identity.c_str(), options_.lease_namespace.c_str(),
-                 options_.lease_name.c_str(),
-                 std::chrono::duration<double>(options_.renew_deadline).count());
+    ORCH_LOG(kWarning, lease_component(options_.lease_name), "leader election: {} lost lease {}/{} (no renew within {:.1f} s)",
+             options_.identity, options_.lease_namespace, options_.lease_name,
+             std::chrono::duration<double>(options_.renew_deadline).count());
     set_state(State::kLost);
   } else {
     if (options_.release_on_cancel) release();

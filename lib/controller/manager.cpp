@@ -2,6 +2,7 @@
 // stops controllers; mu_ guards the registrations and the flags the elector's callbacks and
 // stop() set, and is the condition variable's mutex; lifecycle_mu_ serializes start()/stop().
 #include "orch/controller/manager.hpp"
+#include "orch/util/log.hpp"
 
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ std::string default_identity() {
   return fmt::format("{}_{:08x}{:08x}", host, rd(), rd());
 }
 
-void log_line(const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); }
+void log_line(const std::string& line) { ORCH_LOG(kWarning, "controller-manager", "{}", line); }
 
 std::mutex& registry_mu() {
   static std::mutex mu;

@@ -1,6 +1,6 @@
 // The namespace lifecycle controller: the condition logic (ns_deletion::) and the reconciler that
-// empties a Terminating namespace, then finalizes it. Thread-safety: Core::mu_ guards only the back
-// pointer to the Controller; reconcile() keeps no state between calls.
+// empties a Terminating namespace, then finalizes it. Thread-safety: handlers queue keys through the
+// Core's KeySink (its own lock); reconcile() keeps no state between calls.
 #include "orch/controller/namespace_controller.hpp"
 
 #include <boost/json/object.hpp>
@@ -13,6 +13,7 @@
 #include "orch/api/time.hpp"
 #include "orch/client/resource.hpp"
 #include "orch/util/clock.hpp"
+#include "json_util.hpp"
 
 namespace orch::controller {
 
@@ -42,9 +43,7 @@ constexpr ConditionType kConditionTypes[] = {
 };
 
 std::string field(const json::value& o, std::string_view key) {
-  if (!o.is_object()) return {};
-  const auto* v = o.get_object().if_contains(key);
-  return v && v->is_string() ? std::string(v->get_string()) : std::string();
+  return std::string(json_util::str_at(o, {key}));
 }
 
 json::value* find_condition(json::array& conditions, std::string_view type) {
@@ -168,26 +167,9 @@ client::Resource client_resource(const api::ResourceInfo& info) {
                           std::string(info.resource), info.namespaced};
 }
 
-bool being_deleted(const json::value& object) {
-  if (!object.is_object()) return false;
-  const auto* m = object.get_object().if_contains("metadata");
-  if (!m || !m->is_object()) return false;
-  const auto* t = m->get_object().if_contains("deletionTimestamp");
-  return t && !t->is_null();
-}
+using json_util::finalizers_of;
 
-std::vector<std::string> finalizers_of(const json::value& object) {
-  std::vector<std::string> out;
-  if (!object.is_object()) return out;
-  const auto* m = object.get_object().if_contains("metadata");
-  if (!m || !m->is_object()) return out;
-  const auto* f = m->get_object().if_contains("finalizers");
-  if (!f || !f->is_array()) return out;
-  for (const auto& x : f->get_array()) {
-    if (x.is_string()) out.emplace_back(x.get_string());
-  }
-  return out;
-}
+bool being_deleted(const json::value& object) { return json_util::is_deleting(object); }
 
 bool has_verb(const api::ResourceInfo& info, std::string_view verb) {
   return std::find(info.verbs.begin(), info.verbs.end(), verb) != info.verbs.end();
@@ -210,14 +192,12 @@ struct NamespaceController::Core : Reconciler {
   util::Clock* const clock;
   NamespaceControllerOptions options;
 
-  std::mutex mu;  // lock order: before the work queue's lock
-  // Guarded by mu.
-  Controller* controller = nullptr;
+  // Where handlers queue keys (KeySink has its own lock).
+  const std::shared_ptr<KeySink> sink = std::make_shared<KeySink>();
 
   void on_change(const json::value& ns) {
     if (!being_deleted(ns)) return;
-    std::lock_guard lock(mu);
-    if (controller) controller->enqueue(client::object_name(ns));
+    sink->add(client::object_name(ns));
   }
 
   std::string now() const {
@@ -332,30 +312,10 @@ struct NamespaceController::Core : Reconciler {
   }
 };
 
-namespace {
-
-ControllerOptions controller_options(const ControllerContext& ctx,
-                                     const NamespaceControllerOptions& o) {
-  ControllerOptions c;
-  c.name = kNamespaceControllerName;
-  c.workers = o.workers;
-  c.clock = ctx.clock;
-  return c;
-}
-
-}  // namespace
-
 NamespaceController::NamespaceController(ControllerOptions options, std::shared_ptr<Core> core)
-    : Controller(std::move(options), core), core_(std::move(core)) {
-  std::lock_guard lock(core_->mu);
-  core_->controller = this;
-}
+    : SinkController(std::move(options), core, core->sink), core_(std::move(core)) {}
 
-NamespaceController::~NamespaceController() {
-  stop();
-  std::lock_guard lock(core_->mu);
-  core_->controller = nullptr;
-}
+NamespaceController::~NamespaceController() = default;
 
 Result<std::unique_ptr<NamespaceController>> NamespaceController::create(
     const ControllerContext& ctx, NamespaceControllerOptions options) {
@@ -364,7 +324,8 @@ Result<std::unique_ptr<NamespaceController>> NamespaceController::create(
   }
   auto core = std::make_shared<Core>(ctx.client, ctx.clock, std::move(options));
   std::unique_ptr<NamespaceController> c(
-      new NamespaceController(controller_options(ctx, core->options), core));
+      new NamespaceController(
+      controller_options(kNamespaceControllerName, core->options.workers, ctx), core));
   client::EventHandlers h;
   h.on_add = [core](const client::SharedObject& o) { core->on_change(*o); };
   h.on_update = [core](const client::SharedObject&, const client::SharedObject& o) {
@@ -378,8 +339,7 @@ Result<std::unique_ptr<NamespaceController>> NamespaceController::create(
 }
 
 Result<std::unique_ptr<Controller>> new_namespace_controller(const ControllerContext& ctx) {
-  ORCH_ASSIGN_OR_RETURN(auto c, NamespaceController::create(ctx));
-  return std::unique_ptr<Controller>(std::move(c));
+  return namespace_controller_registration().factory(ctx);
 }
 
 ControllerRegistration namespace_controller_registration(NamespaceControllerOptions options) {

@@ -22,6 +22,8 @@
 #include "orch/api/time.hpp"
 #include "orch/client/informer.hpp"
 #include "orch/client/resource.hpp"
+#include "expectations.hpp"
+#include "json_util.hpp"
 
 namespace orch::controller {
 
@@ -35,90 +37,12 @@ namespace {
 // Creates of one slow-start batch in flight at once.
 constexpr int kMaxParallelCreates = 16;
 
-// ----------------------------------------------------------------------------- JSON helpers
-
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto p : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->get_object().if_contains(p);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-std::string_view str_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x && x->is_string() ? std::string_view(x->get_string()) : std::string_view();
-}
-
-std::int64_t int_at(const json::value& v, std::initializer_list<std::string_view> path,
-                    std::int64_t fallback = 0) {
-  const json::value* x = at(v, path);
-  if (!x) return fallback;
-  if (x->is_int64()) return x->get_int64();
-  if (x->is_uint64()) return static_cast<std::int64_t>(x->get_uint64());
-  return fallback;
-}
-
-std::map<std::string, std::string> string_map(const json::value* v) {
-  std::map<std::string, std::string> out;
-  if (!v || !v->is_object()) return out;
-  for (const auto& [k, x] : v->get_object()) {
-    if (x.is_string()) out.emplace(std::string(k), std::string(x.get_string()));
-  }
-  return out;
-}
-
-std::map<std::string, std::string> labels_of(const json::value& obj) {
-  return string_map(at(obj, {"metadata", "labels"}));
-}
-
-bool is_deleting(const json::value& obj) {
-  const json::value* d = at(obj, {"metadata", "deletionTimestamp"});
-  return d && !d->is_null();
-}
+using namespace json_util;
 
 // The selector of spec.selector (matchLabels + matchExpressions). A missing selector selects
 // nothing.
 Result<api::Selector> selector_of(const json::value& rs) {
-  const json::value* sel = at(rs, {"spec", "selector"});
-  if (!sel || !sel->is_object()) return api::Selector::nothing();
-  api::LabelSelector ls;
-  ls.match_labels = string_map(sel->get_object().if_contains("matchLabels"));
-  if (const auto* exprs = sel->get_object().if_contains("matchExpressions");
-      exprs && exprs->is_array()) {
-    for (const auto& e : exprs->get_array()) {
-      api::LabelSelectorRequirement r;
-      r.key = std::string(str_at(e, {"key"}));
-      r.operator_ = std::string(str_at(e, {"operator"}));
-      if (const auto* vals = at(e, {"values"}); vals && vals->is_array()) {
-        for (const auto& v : vals->get_array()) {
-          if (v.is_string()) r.values.emplace_back(v.get_string());
-        }
-      }
-      ls.match_expressions.push_back(std::move(r));
-    }
-  }
-  return api::Selector::from(ls);
-}
-
-struct OwnerRef {
-  std::string api_version, kind, name, uid;
-};
-
-// The ownerReference with controller: true.
-std::optional<OwnerRef> controller_ref(const json::value& obj) {
-  const json::value* refs = at(obj, {"metadata", "ownerReferences"});
-  if (!refs || !refs->is_array()) return std::nullopt;
-  for (const auto& r : refs->get_array()) {
-    const json::value* c = at(r, {"controller"});
-    if (c && c->is_bool() && c->get_bool()) {
-      return OwnerRef{std::string(str_at(r, {"apiVersion"})), std::string(str_at(r, {"kind"})),
-                      std::string(str_at(r, {"name"})), std::string(str_at(r, {"uid"}))};
-    }
-  }
-  return std::nullopt;
+  return label_selector(at(rs, {"spec", "selector"}));
 }
 
 bool is_replicaset_ref(const OwnerRef& ref) {
@@ -140,21 +64,6 @@ bool is_active(const json::value& pod) {
   return phase != "Succeeded" && phase != "Failed" && !is_deleting(pod);
 }
 
-// The Ready condition, if any.
-const json::value* ready_condition(const json::value& pod) {
-  const json::value* conds = at(pod, {"status", "conditions"});
-  if (!conds || !conds->is_array()) return nullptr;
-  for (const auto& c : conds->get_array()) {
-    if (str_at(c, {"type"}) == "Ready") return &c;
-  }
-  return nullptr;
-}
-
-bool is_ready(const json::value& pod) {
-  const json::value* c = ready_condition(pod);
-  return c && str_at(*c, {"status"}) == "True";
-}
-
 std::optional<std::chrono::system_clock::time_point> parse_time(std::string_view s) {
   if (s.empty()) return std::nullopt;
   auto t = api::Time::parse(s);
@@ -167,24 +76,6 @@ std::optional<std::chrono::system_clock::time_point> ready_since(const json::val
   const json::value* c = ready_condition(pod);
   if (!c || str_at(*c, {"status"}) != "True") return std::nullopt;
   return parse_time(str_at(*c, {"lastTransitionTime"}));
-}
-
-// Kubernetes' podutil.IsPodAvailable. Sets `wait` to how long until it will be, when Ready but
-// not yet for minReadySeconds.
-bool is_available(const json::value& pod, std::int64_t min_ready_seconds,
-                  std::chrono::system_clock::time_point now,
-                  std::optional<std::chrono::nanoseconds>* wait) {
-  if (!is_ready(pod)) return false;
-  if (min_ready_seconds <= 0) return true;
-  auto since = ready_since(pod);
-  if (!since) return false;
-  auto available_at = *since + std::chrono::seconds(min_ready_seconds);
-  if (available_at <= now) return true;
-  if (wait) {
-    auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(available_at - now);
-    if (!*wait || left < **wait) *wait = left;
-  }
-  return false;
 }
 
 // ----------------------------------------------------------------------------- scale-down order
@@ -253,75 +144,6 @@ bool delete_first(const Ranked& ra, const Ranked& rb) {
   }
   return client::object_name(a) < client::object_name(b);
 }
-
-// ----------------------------------------------------------------------------- expectations
-
-// Kubernetes' UIDTrackingControllerExpectations: creations still to be observed (a count) and
-// deletions still to be observed (pod keys), per ReplicaSet key, expiring after 5 minutes.
-class Expectations {
- public:
-  explicit Expectations(util::Clock* clock) : clock_(clock) {}
-
-  bool satisfied(const std::string& key) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it == entries_.end()) return true;
-    const Entry& e = it->second;
-    if (e.add <= 0 && e.del.empty()) return true;
-    return clock_->now() - e.at > kTtl;
-  }
-  void expect_creations(const std::string& key, int n) {
-    std::lock_guard lock(mu_);
-    entries_[key] = Entry{n, {}, clock_->now()};
-  }
-  void expect_deletions(const std::string& key, std::set<std::string> pods) {
-    std::lock_guard lock(mu_);
-    entries_[key] = Entry{0, std::move(pods), clock_->now()};
-  }
-  void creation_observed(const std::string& key, int n = 1) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) it->second.add -= n;
-  }
-  void deletion_observed(const std::string& key, const std::string& pod) {
-    std::lock_guard lock(mu_);
-    auto it = entries_.find(key);
-    if (it != entries_.end()) it->second.del.erase(pod);
-  }
-  void remove(const std::string& key) {
-    std::lock_guard lock(mu_);
-    entries_.erase(key);
-  }
-
- private:
-  static constexpr std::chrono::minutes kTtl{5};
-  struct Entry {
-    int add = 0;
-    std::set<std::string> del;
-    util::Clock::TimePoint at;
-  };
-  util::Clock* const clock_;
-  std::mutex mu_;  // lock order: leaf
-  std::map<std::string, Entry> entries_;
-};
-
-// Where informer handlers send keys. Detached when the controller goes away, since informer
-// handlers cannot be unregistered and may outlive it.
-class KeySink {
- public:
-  void attach(Controller* c) {
-    std::lock_guard lock(mu_);
-    controller_ = c;
-  }
-  void add(const std::string& key) {
-    std::lock_guard lock(mu_);
-    if (controller_) controller_->enqueue(key);
-  }
-
- private:
-  std::mutex mu_;  // lock order: before the controller's queue lock
-  Controller* controller_ = nullptr;
-};
 
 // ----------------------------------------------------------------------------- reconciler
 
@@ -786,38 +608,17 @@ Result<std::optional<std::chrono::nanoseconds>> ReplicaSetReconciler::update_sta
   return std::optional<std::chrono::nanoseconds>();
 }
 
-// The Controller the manager sees; detaches the handlers' sink before it stops.
-class ReplicaSetController final : public Controller {
- public:
-  ReplicaSetController(ControllerOptions options, std::shared_ptr<ReplicaSetReconciler> reconciler,
-                       std::shared_ptr<KeySink> sink)
-      : Controller(std::move(options), std::move(reconciler)), sink_(std::move(sink)) {
-    sink_->attach(this);
-  }
-  ~ReplicaSetController() override {
-    sink_->attach(nullptr);
-    Controller::stop();
-  }
-
- private:
-  const std::shared_ptr<KeySink> sink_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Controller>> new_replicaset_controller(const ControllerContext& ctx,
                                                               ReplicaSetControllerOptions options) {
   if (!ctx.client) return invalid_argument("replicaset controller: no client");
   if (!ctx.informers) return invalid_argument("replicaset controller: no informers");
-  auto sink = std::make_shared<KeySink>();
-  auto reconciler = std::make_shared<ReplicaSetReconciler>(ctx, options, sink);
-  ORCH_TRY(reconciler->register_handlers(reconciler));
-  ControllerOptions co;
-  co.name = kReplicaSetControllerName;
-  co.workers = options.workers;
-  co.clock = ctx.clock;
-  return std::unique_ptr<Controller>(
-      std::make_unique<ReplicaSetController>(co, std::move(reconciler), std::move(sink)));
+  return make_sink_controller(
+      controller_options(kReplicaSetControllerName, options.workers, ctx),
+      [&ctx, &options](std::shared_ptr<KeySink> sink) {
+        return std::make_shared<ReplicaSetReconciler>(ctx, options, std::move(sink));
+      });
 }
 
 ControllerRegistration replicaset_controller_registration(ReplicaSetControllerOptions options) {

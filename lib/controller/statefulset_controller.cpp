@@ -16,6 +16,7 @@
 #include "orch/api/time.hpp"
 #include "orch/client/informer.hpp"
 #include "orch/client/resource.hpp"
+#include "json_util.hpp"
 #include "statefulset_controller_util.hpp"
 
 namespace orch::controller {
@@ -29,99 +30,24 @@ namespace sts = statefulset;
 
 namespace {
 
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto p : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->get_object().if_contains(p);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-std::string_view str_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x && x->is_string() ? std::string_view(x->get_string()) : std::string_view();
-}
-
-std::int64_t int_at(const json::value& v, std::initializer_list<std::string_view> path,
-                    std::int64_t fallback = 0) {
-  const json::value* x = at(v, path);
-  if (!x) return fallback;
-  if (x->is_int64()) return x->get_int64();
-  if (x->is_uint64()) return static_cast<std::int64_t>(x->get_uint64());
-  return fallback;
-}
-
-bool is_deleting(const json::value& obj) {
-  const json::value* d = at(obj, {"metadata", "deletionTimestamp"});
-  return d && !d->is_null();
-}
+using namespace json_util;
 
 // The uid of the controller ownerReference when it is a StatefulSet, else "".
 std::string_view owner_set_uid(const json::value& pod, std::string_view* name = nullptr) {
-  const json::value* refs = at(pod, {"metadata", "ownerReferences"});
-  if (!refs || !refs->is_array()) return {};
-  for (const auto& r : refs->get_array()) {
-    const json::value* c = at(r, {"controller"});
-    if (c && c->is_bool() && c->get_bool() && str_at(r, {"kind"}) == "StatefulSet" &&
-        str_at(r, {"apiVersion"}).starts_with("apps/")) {
-      if (name) *name = str_at(r, {"name"});
-      return str_at(r, {"uid"});
-    }
-  }
-  return {};
-}
-
-const json::value* ready_condition(const json::value& pod) {
-  const json::value* conds = at(pod, {"status", "conditions"});
-  if (!conds || !conds->is_array()) return nullptr;
-  for (const auto& c : conds->get_array()) {
-    if (str_at(c, {"type"}) == "Ready") return &c;
-  }
-  return nullptr;
-}
-
-bool is_ready(const json::value& pod) {
-  const json::value* c = ready_condition(pod);
-  return c && str_at(*c, {"status"}) == "True";
+  return apps_owner_uid(pod, "StatefulSet", name);
 }
 
 bool is_running_and_ready(const json::value& pod) {
   return str_at(pod, {"status", "phase"}) == "Running" && is_ready(pod);
 }
 
-// Ready for minReadySeconds; `wait` gets how long until then when Ready but not yet.
-bool is_available(const json::value& pod, std::int64_t min_ready_seconds,
-                  std::chrono::system_clock::time_point now,
-                  std::optional<std::chrono::nanoseconds>* wait) {
-  if (!is_running_and_ready(pod)) return false;
-  if (min_ready_seconds <= 0) return true;
-  const json::value* c = ready_condition(pod);
-  auto t = api::Time::parse(str_at(*c, {"lastTransitionTime"}));
-  if (!t.ok()) return false;
-  auto available_at = t->value + std::chrono::seconds(min_ready_seconds);
-  if (available_at <= now) return true;
-  auto left = std::chrono::duration_cast<std::chrono::nanoseconds>(available_at - now);
-  if (!*wait || left < **wait) *wait = left;
-  return false;
+// Running, and Ready for minReadySeconds.
+bool is_running_and_available(const json::value& pod, std::int64_t min_ready_seconds,
+                              std::chrono::system_clock::time_point now,
+                              std::optional<std::chrono::nanoseconds>* wait) {
+  return str_at(pod, {"status", "phase"}) == "Running" &&
+         is_available(pod, min_ready_seconds, now, wait);
 }
-
-class KeySink {
- public:
-  void attach(Controller* c) {
-    std::lock_guard lock(mu_);
-    controller_ = c;
-  }
-  void add(const std::string& key) {
-    std::lock_guard lock(mu_);
-    if (controller_) controller_->enqueue(key);
-  }
-
- private:
-  std::mutex mu_;  // lock order: before the controller's queue lock
-  Controller* controller_ = nullptr;
-};
 
 class StatefulSetReconciler final : public Reconciler {
  public:
@@ -381,7 +307,7 @@ Status StatefulSetReconciler::update_status(const json::value& set,
     if (is_deleting(*p)) continue;
     ++replicas;
     if (is_running_and_ready(*p)) ++ready;
-    if (is_available(*p, min_ready, now, wait)) ++available;
+    if (is_running_and_available(*p, min_ready, now, wait)) ++available;
     std::string_view rev = str_at(*p, {"metadata", "labels", sts::kRevisionLabel});
     if (rev == current_revision) ++current;
     if (rev == update_revision) ++updated;
@@ -426,38 +352,17 @@ Status StatefulSetReconciler::update_status(const json::value& set,
   return Status();
 }
 
-class StatefulSetController final : public Controller {
- public:
-  StatefulSetController(ControllerOptions options,
-                        std::shared_ptr<StatefulSetReconciler> reconciler,
-                        std::shared_ptr<KeySink> sink)
-      : Controller(std::move(options), std::move(reconciler)), sink_(std::move(sink)) {
-    sink_->attach(this);
-  }
-  ~StatefulSetController() override {
-    sink_->attach(nullptr);
-    Controller::stop();
-  }
-
- private:
-  const std::shared_ptr<KeySink> sink_;
-};
-
 }  // namespace
 
 Result<std::unique_ptr<Controller>> new_statefulset_controller(
     const ControllerContext& ctx, StatefulSetControllerOptions options) {
   if (!ctx.client) return invalid_argument("statefulset controller: no client");
   if (!ctx.informers) return invalid_argument("statefulset controller: no informers");
-  auto sink = std::make_shared<KeySink>();
-  auto reconciler = std::make_shared<StatefulSetReconciler>(ctx, sink);
-  ORCH_TRY(reconciler->register_handlers(reconciler));
-  ControllerOptions co;
-  co.name = kStatefulSetControllerName;
-  co.workers = options.workers;
-  co.clock = ctx.clock;
-  return std::unique_ptr<Controller>(
-      std::make_unique<StatefulSetController>(co, std::move(reconciler), std::move(sink)));
+  return make_sink_controller(
+      controller_options(kStatefulSetControllerName, options.workers, ctx),
+      [&ctx](std::shared_ptr<KeySink> sink) {
+        return std::make_shared<StatefulSetReconciler>(ctx, std::move(sink));
+      });
 }
 
 ControllerRegistration statefulset_controller_registration(StatefulSetControllerOptions options) {

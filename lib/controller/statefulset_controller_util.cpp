@@ -8,45 +8,13 @@
 #include <boost/json.hpp>
 #include <fmt/format.h>
 
+#include "json_util.hpp"
+
 namespace orch::controller::statefulset {
 
 namespace json = boost::json;
 
-namespace {
-
-const json::value* at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* cur = &v;
-  for (auto p : path) {
-    if (!cur->is_object()) return nullptr;
-    cur = cur->get_object().if_contains(p);
-    if (cur == nullptr) return nullptr;
-  }
-  return cur;
-}
-
-std::string_view str_at(const json::value& v, std::initializer_list<std::string_view> path) {
-  const json::value* x = at(v, path);
-  return x && x->is_string() ? std::string_view(x->get_string()) : std::string_view();
-}
-
-std::string safe_encode(std::string_view s) {
-  static constexpr std::string_view kAlphabet = "bcdfghjklmnpqrstvwxz2456789";
-  std::string out;
-  out.reserve(s.size());
-  for (unsigned char c : s) out.push_back(kAlphabet[c % kAlphabet.size()]);
-  return out;
-}
-
-std::uint32_t fnv32a(std::string_view s) {
-  std::uint32_t h = 2166136261u;
-  for (unsigned char c : s) {
-    h ^= c;
-    h *= 16777619u;
-  }
-  return h;
-}
-
-}  // namespace
+using namespace json_util;
 
 std::string pod_name(std::string_view set, int ordinal) {
   return fmt::format("{}-{}", set, ordinal);
@@ -69,7 +37,7 @@ std::string claim_name(std::string_view tmpl, std::string_view set, int ordinal)
 }
 
 std::string revision_of(std::string_view set, const json::value& pod_template) {
-  return fmt::format("{}-{}", set, safe_encode(fmt::format("{}", fnv32a(json::serialize(pod_template)))));
+  return fmt::format("{}-{}", set, json_hash(pod_template));
 }
 
 json::value build_pod(const json::value& set, const json::value& pod_template,

@@ -4,7 +4,8 @@
 
 namespace orch::scheduler {
 
-Framework default_framework(ClaimLookupFunc lookup, std::shared_ptr<client::Client> client) {
+Framework default_framework(ClaimLookupFunc lookup, std::shared_ptr<client::Client> client,
+                            std::optional<VolumeBindingSource> volumes) {
   Framework f;
   // Filters in Kubernetes' order; scores with its default weights.
   f.add(std::make_shared<NodeUnschedulable>());
@@ -14,6 +15,7 @@ Framework default_framework(ClaimLookupFunc lookup, std::shared_ptr<client::Clie
   f.add(std::make_shared<NodePorts>());
   f.add(std::make_shared<NodeResourcesFit>());
   f.add(std::make_shared<VolumeNodeAffinity>(std::move(lookup)));
+  if (volumes) f.add(std::make_shared<VolumeBinding>(std::move(*volumes), client));
   f.add(std::make_shared<PodTopologySpread>(), 2);
   f.add(std::make_shared<NodeResourcesLeastAllocated>(), 1);
   if (client) f.add(std::make_shared<DefaultBinder>(std::move(client)));

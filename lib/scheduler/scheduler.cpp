@@ -10,7 +10,9 @@
 #include <shared_mutex>
 
 #include "orch/api/time.hpp"
+#include "orch/controller/volume_binding.hpp"
 #include "orch/scheduler/plugins.hpp"
+#include "orch/util/log.hpp"
 
 namespace orch::scheduler {
 
@@ -24,6 +26,7 @@ constexpr int kMinFeasibleNodesPercentageToFind = 5;
 constexpr std::chrono::seconds kCleanupInterval{1};
 constexpr std::chrono::seconds kSyncTimeout{30};
 constexpr const char* kNoNodesAvailable = "no nodes available to schedule pods";
+constexpr const char* kLog = "scheduler";  // log component
 
 bool terminal(const PodInfo& p) { return p.phase == "Succeeded" || p.phase == "Failed"; }
 
@@ -127,11 +130,6 @@ Status Scheduler::init(client::InformerFactory* factory) {
     eo.clock = &clock_;
     recorder_ = std::make_unique<client::EventRecorder>(client_, eo);
   }
-  framework_ = default_framework(
-      [this](const std::string& ns, const std::string& claim) { return lookup_claim(ns, claim); },
-      client_);
-  if (options_.configure_framework) options_.configure_framework(framework_);
-
   factory_ = factory;
   auto make = [&](const client::Resource& r) -> client::Informer* {
     if (factory) return &factory->informer(r);
@@ -142,6 +140,18 @@ Status Scheduler::init(client::InformerFactory* factory) {
   pods_ = make(client::resources::kPods);
   pvs_ = make(client::resources::kPersistentVolumes);
   pvcs_ = make(client::resources::kPersistentVolumeClaims);
+  // StorageClasses (VolumeBinding only): a class seen late only delays the pods that need it.
+  client::Informer* classes = make(controller::kStorageClassesResource);
+  VolumeBindingSource volumes{
+      .claim = [this](const std::string& ns,
+                      const std::string& name) { return pvcs_->get(ns, name); },
+      .volumes = [this] { return pvs_->list(); },
+      .classes = [classes] { return classes->list(); },
+      .node = [this](const std::string& name) { return nodes_->get("", name); }};
+  framework_ = default_framework(
+      [this](const std::string& ns, const std::string& claim) { return lookup_claim(ns, claim); },
+      client_, std::move(volumes));
+  if (options_.configure_framework) options_.configure_framework(framework_);
 
   // Handlers hold the guard's shared lock while they run; the destructor takes it exclusively.
   std::weak_ptr<HandlerGuard> weak = guard_;
@@ -166,7 +176,7 @@ Status Scheduler::init(client::InformerFactory* factory) {
       guarded([this](const SharedObject& a, const SharedObject& b) { on_pod_update(a, b); });
   pod_h.on_delete = guarded([this](const SharedObject& o) { on_pod_delete(o); });
   ORCH_TRY(pods_->add_event_handler(std::move(pod_h)));
-  for (client::Informer* inf : {pvs_, pvcs_}) {
+  for (client::Informer* inf : {pvs_, pvcs_, classes}) {
     client::EventHandlers h;
     h.on_add = guarded([this](const SharedObject&) { on_volume_change(); });
     h.on_update = guarded([this](const SharedObject&, const SharedObject&) { on_volume_change(); });
@@ -318,6 +328,7 @@ void Scheduler::start_loops() {
   if (loops_started_) return;
   loops_started_ = true;
   active_ = true;
+  ORCH_LOG(kInfo, kLog, "scheduling started");
   const int n = std::max(1, options_.binder_threads);
   for (int i = 0; i < n; ++i) binders_.emplace_back([this] { binder_loop(); });
   loop_thread_ = std::thread([this] { run_loop(); });
@@ -338,6 +349,7 @@ void Scheduler::stop_loops() {
     if (t.joinable()) t.join();
   }
   active_ = false;
+  ORCH_LOG(kInfo, kLog, "scheduling stopped");
 }
 
 void Scheduler::post(std::function<void()> task) {
@@ -398,6 +410,7 @@ void Scheduler::schedule_one(QueuedPod qp) {
     return;
   }
   ++attempts_;
+  ORCH_VLOG(4, kLog, "attempting to schedule {} (attempt {})", pod->key, qp.attempts);
   auto state = std::make_shared<CycleState>();
   PluginStatus pre = framework_.run_pre_filter(*state, *pod);
   if (pre.code() == PluginStatus::Code::Error) {
@@ -491,8 +504,10 @@ void Scheduler::fail(QueuedPod qp, const std::string& message, bool error) {
   const PodInfoPtr pod = qp.pod;
   if (error) {
     ++errors_;
+    ORCH_LOG(kWarning, kLog, "error scheduling {}: {} (retrying with backoff)", pod->key, message);
   } else {
     ++unschedulable_;
+    ORCH_LOG(kInfo, kLog, "{} is unschedulable: {}", pod->key, message);
   }
   if (recorder_) recorder_->event(pod_ref(*pod), "Warning", "FailedScheduling", message);
   if (options_.set_unschedulable_condition && !error &&
@@ -533,6 +548,7 @@ void Scheduler::bind_async(QueuedPod qp, std::string node, std::shared_ptr<Cycle
       cache_->finish_binding(pod->key);
       queue_->done(pod->key);
       ++scheduled_;
+      ORCH_VLOG(2, kLog, "bound {} to {}", pod->key, node);
       if (recorder_) {
         recorder_->event(pod_ref(*pod), "Normal", "Scheduled",
                          "Successfully assigned " + pod->key + " to " + node);
@@ -540,6 +556,7 @@ void Scheduler::bind_async(QueuedPod qp, std::string node, std::shared_ptr<Cycle
       return;
     }
     ++bind_failures_;
+    ORCH_LOG(kWarning, kLog, "binding {} to {} failed: {}", pod->key, node, s.message());
     cache_->forget(pod->key);
     framework_.run_unreserve(*state, *pod, node);
     queue_->move_all_to_active_or_backoff();  // the resources it held are free again

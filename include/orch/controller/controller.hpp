@@ -126,4 +126,50 @@ class Controller {
   std::atomic<bool> stopping_{false};
 };
 
+
+// Where informer handlers send keys. Informer handlers cannot be unregistered and may outlive
+// the controller they feed, so they hold a shared KeySink rather than the Controller: the
+// controller attaches itself on construction and detaches before it stops, after which add() does
+// nothing. Thread-safety: any thread; the sink's mutex is taken before the queue's lock.
+class KeySink {
+ public:
+  // `c` may be null (detach). The caller keeps `c` alive until it detaches it.
+  void attach(Controller* c);
+  // Queues `key` on the attached controller, if any.
+  void add(std::string_view key);
+  void add_after(std::string_view key, std::chrono::nanoseconds delay);
+
+ private:
+  std::mutex mu_;  // lock order: before the controller's queue lock
+  Controller* controller_ = nullptr;  // guarded by mu_
+};
+
+// A Controller fed through a KeySink: attaches to `sink` on construction, detaches (then stops)
+// on destruction. `sink` must not be null.
+class SinkController : public Controller {
+ public:
+  SinkController(ControllerOptions options, std::shared_ptr<Reconciler> reconciler,
+                 std::shared_ptr<KeySink> sink);
+  ~SinkController() override;
+
+ private:
+  const std::shared_ptr<KeySink> sink_;
+};
+
+// The options of a controller named `name` with `workers` workers on ctx.clock.
+ControllerOptions controller_options(std::string name, int workers, const ControllerContext& ctx);
+
+// The usual factory body: a KeySink, a reconciler made by `make(sink)` (a
+// std::shared_ptr<R>), its informer handlers registered by `reconciler->register_handlers(
+// reconciler)` (a Status), and a SinkController around both. Returns what register_handlers
+// returns when it fails.
+template <class Make>
+Result<std::unique_ptr<Controller>> make_sink_controller(ControllerOptions options, Make make) {
+  auto sink = std::make_shared<KeySink>();
+  auto reconciler = make(sink);
+  ORCH_TRY(reconciler->register_handlers(reconciler));
+  return std::unique_ptr<Controller>(std::make_unique<SinkController>(
+      std::move(options), std::move(reconciler), std::move(sink)));
+}
+
 }  // namespace orch::controller

@@ -197,7 +197,7 @@ struct GarbageCollectorOptions {
   std::vector<const api::ResourceInfo*> resources{};
 };
 
-class GarbageCollector : public Controller {
+class GarbageCollector : public SinkController {
  public:
   // Builds the collector and registers its handlers on ctx.informers (one informer per
   // resource), which must not have started yet. InvalidArgument when ctx lacks a client or

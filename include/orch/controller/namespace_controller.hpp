@@ -91,7 +91,7 @@ struct NamespaceControllerOptions {
   std::vector<const api::ResourceInfo*> resources{};
 };
 
-class NamespaceController : public Controller {
+class NamespaceController : public SinkController {
  public:
   // Builds the controller and registers its handlers on ctx.informers' namespaces informer
   // (which must not have started yet). InvalidArgument when ctx lacks a client or informers, or

@@ -21,6 +21,15 @@
 //   VolumeNodeAffinity  filter  a bound claim's PersistentVolume spec.nodeAffinity.required;
 //                               unbound claims pass (left to volume binding)
 //                               "node(s) had volume node affinity conflict"
+//   VolumeBinding       filter  an unbound claim of a WaitForFirstConsumer class needs, on the node,
+//                               a fitting Available volume (its nodeAffinity admits the node) or
+//                               a provisioner that can provision there (orch.io/local-path: the
+//                               node has the orch.io/local-path-dir annotation); an unbound claim
+//                               of an Immediate class is not schedulable yet
+//                               "node(s) didn't find available persistent volumes to bind",
+//                               "pod has unbound immediate PersistentVolumeClaims"
+//                       bind    (before DefaultBinder, then Skip) writes the chosen node into
+//                               each such claim's volume.kubernetes.io/selected-node annotation
 //   PodTopologySpread   score   fewer pods of the same workload (controller owner, else the same
 //                               labels) on the node score higher
 //   NodeResourcesLeastAllocated
@@ -40,6 +49,7 @@
 #include <string>
 
 #include "orch/client/client.hpp"
+#include "orch/client/informer.hpp"
 #include "orch/scheduler/framework.hpp"
 
 namespace orch::scheduler {
@@ -135,6 +145,42 @@ class VolumeNodeAffinity final : public PreFilterPlugin, public FilterPlugin {
   const ClaimLookupFunc lookup_;
 };
 
+// What VolumeBinding reads (the scheduler answers from its informers; tests from tables). Every
+// function must be set and safe to call from any thread.
+struct VolumeBindingSource {
+  // The claim, or null.
+  std::function<client::SharedObject(const std::string& ns, const std::string& name)> claim;
+  // Every PersistentVolume / StorageClass.
+  std::function<std::vector<client::SharedObject>()> volumes;
+  std::function<std::vector<client::SharedObject>()> classes;
+  // The Node object, or null.
+  std::function<client::SharedObject(const std::string& name)> node;
+};
+
+class VolumeBinding final : public PreFilterPlugin, public FilterPlugin, public BindPlugin {
+ public:
+  static constexpr std::string_view kName = "VolumeBinding";
+  static constexpr std::string_view kReason =
+      "node(s) didn't find available persistent volumes to bind";
+  static constexpr std::string_view kImmediateReason =
+      "pod has unbound immediate PersistentVolumeClaims";
+  // `client` (may be null: selected-node is not written) updates the claims.
+  VolumeBinding(VolumeBindingSource source, std::shared_ptr<client::Client> client)
+      : source_(std::move(source)), client_(std::move(client)) {}
+  std::string_view name() const override { return kName; }
+  // Skip for pods without unbound claims.
+  PluginStatus pre_filter(CycleState& state, const PodInfo& pod) override;
+  PluginStatus filter(const CycleState& state, const PodInfo& pod,
+                      const NodeInfo& node) const override;
+  // Annotates the pod's unbound WaitForFirstConsumer claims with `node`, then Skip (the next
+  // binder binds the pod); Error when a claim cannot be written.
+  PluginStatus bind(const PodInfo& pod, const std::string& node) override;
+
+ private:
+  const VolumeBindingSource source_;
+  const std::shared_ptr<client::Client> client_;
+};
+
 class PodTopologySpread final : public ScorePlugin {
  public:
   static constexpr std::string_view kName = "PodTopologySpread";
@@ -167,7 +213,8 @@ class DefaultBinder final : public BindPlugin {
 };
 
 // The default profile. `lookup` answers claims for VolumeNodeAffinity; `client` (may be null:
-// no binder) is what DefaultBinder binds through.
-Framework default_framework(ClaimLookupFunc lookup, std::shared_ptr<client::Client> client);
+// no binder) is what DefaultBinder binds through; `volumes` (when given) adds VolumeBinding.
+Framework default_framework(ClaimLookupFunc lookup, std::shared_ptr<client::Client> client,
+                            std::optional<VolumeBindingSource> volumes = std::nullopt);
 
 }  // namespace orch::scheduler

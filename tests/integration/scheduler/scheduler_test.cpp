@@ -14,9 +14,11 @@
 #include <vector>
 
 #include "control_plane.hpp"
+#include "log_capture.hpp"
 #include "orch/client/client.hpp"
 #include "orch/client/informer_factory.hpp"
 #include "orch/client/resource.hpp"
+#include "orch/controller/volume_binding.hpp"
 #include "orch/scheduler/scheduler.hpp"
 
 namespace orch::scheduler {
@@ -148,6 +150,21 @@ TEST_CASE("resource fit: pods go where their requests fit; too big a pod says wh
     return false;
   }));
   CHECK(f.wait_event("a", "Scheduled") == "Successfully assigned default/a to large");
+}
+
+TEST_CASE("logs: each binding at -v 2, an unschedulable pod at info with the reason") {
+  testing::LogCapture logs(2);
+  Fixture f;
+  REQUIRE(f.cp.add_node("n1", "1").ok());
+  f.start();
+  f.create_pod("fits", "500m");
+  CHECK(f.wait_bound("fits") == "n1");
+  CHECK(wait_until([&] { return !logs.find("scheduler", " V2 scheduler: bound default/fits to n1").empty(); }));
+  f.create_pod("huge", "3");
+  CHECK(wait_until([&] {
+    return !logs.find("scheduler", " I scheduler: default/huge is unschedulable: 0/1 nodes are "
+                                   "available: 1 Insufficient cpu.").empty();
+  }));
 }
 
 TEST_CASE("an unschedulable pod is scheduled when a fitting node is added") {
@@ -297,10 +314,21 @@ TEST_CASE("volume node affinity: a pod whose volume sits on one node goes there"
       "volumeName":"local-pv"}})");
   r = f.cp.client()->create(kPersistentVolumeClaims, "default", pvc);
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+  // A claim of a WaitForFirstConsumer class with a provisioner, and one of no class (Immediate).
+  r = f.cp.client()->create(controller::kStorageClassesResource, "",
+                            json::parse(R"({"apiVersion":"storage.k8s.io/v1","kind":"StorageClass",
+    "metadata":{"name":"wait"},"provisioner":"example.com/any-node",
+    "volumeBindingMode":"WaitForFirstConsumer"})"));
+  REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   json::value unbound = json::parse(R"({"apiVersion":"v1","kind":"PersistentVolumeClaim",
-    "metadata":{"name":"later"},
-    "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}})");
+    "metadata":{"name":"later"},"spec":{"storageClassName":"wait","accessModes":["ReadWriteOnce"],
+      "resources":{"requests":{"storage":"1Gi"}}}})");
   r = f.cp.client()->create(kPersistentVolumeClaims, "default", unbound);
+  REQUIRE_MESSAGE(r.ok(), r.status().to_string());
+  json::value immediate = json::parse(R"({"apiVersion":"v1","kind":"PersistentVolumeClaim",
+    "metadata":{"name":"now"},
+    "spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Gi"}}}})");
+  r = f.cp.client()->create(kPersistentVolumeClaims, "default", immediate);
   REQUIRE_MESSAGE(r.ok(), r.status().to_string());
   f.start();
   auto volume = [](const std::string& claim) {
@@ -310,8 +338,17 @@ TEST_CASE("volume node affinity: a pod whose volume sits on one node goes there"
   };
   for (int i = 0; i < 3; ++i) f.create_pod("db" + std::to_string(i), "100m", volume("data"));
   for (int i = 0; i < 3; ++i) CHECK(f.wait_bound("db" + std::to_string(i)) == "n2");
-  f.create_pod("waiting", "100m", volume("later"));  // unbound claims do not fail
-  CHECK(!f.wait_bound("waiting").empty());
+  // A claim waiting for its first consumer: the pod is placed and the claim told where.
+  f.create_pod("waiting", "100m", volume("later"));
+  const std::string chosen = f.wait_bound("waiting");
+  CHECK(!chosen.empty());
+  auto later = f.cp.client()->get(kPersistentVolumeClaims, "default", "later");
+  REQUIRE(later.ok());
+  CHECK(str_at(*later, {"metadata", "annotations", "volume.kubernetes.io/selected-node"}) == chosen);
+  // An unbound claim of an Immediate class waits for the binder, as in Kubernetes.
+  f.create_pod("early", "100m", volume("now"));
+  CHECK(f.wait_event("early", "FailedScheduling") ==
+        "0/3 nodes are available: 3 pod has unbound immediate PersistentVolumeClaims.");
   f.create_pod("orphan", "100m", volume("missing"));
   CHECK(f.wait_event("orphan", "FailedScheduling") ==
         "0/3 nodes are available: 3 persistentvolumeclaim \"missing\" not found.");
