@@ -54,6 +54,7 @@ bench: build
 	$(BUILD)/benchmarks/scheduler/scheduler_bench
 	$(BUILD)/benchmarks/proxy/proxy_bench
 	$(BUILD)/benchmarks/cluster/pod_startup
+	$(BUILD)/benchmarks/harness/harness_bench
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -28,7 +28,7 @@ import weakref as _weakref
 from . import _orch
 
 __all__ = [
-    "Cluster", "Client", "Watch",
+    "Cluster", "Client", "Watch", "FakeClock", "Snapshot",
     "ApiError", "BadRequest", "Invalid", "NotFound", "AlreadyExists", "Conflict", "Expired",
     "Unauthorized", "Forbidden", "RequestEntityTooLarge", "TooManyRequests", "Timeout",
     "ServiceUnavailable", "InternalError",
@@ -291,6 +291,22 @@ class Client:
 # ---------------------------------------------------------------------------------------------
 # Cluster
 
+FakeClock = _orch.FakeClock
+FakeClock.__doc__ = """A manual clock for Cluster(clock=...): time moves only by advance(seconds).
+Every time-driven part of a cluster of simulated nodes (leases, backoff, probes, rollout
+deadlines, work-queue delays) reads it, so a 5-minute timeout takes milliseconds:
+
+    clock = orch.FakeClock()
+    with orch.Cluster(nodes=3, runtime="simulated", clock=clock) as c:
+        clock.advance(301)
+
+time(): the clock's wall time (seconds since the epoch; starts at 2024-01-01T00:00:00Z)."""
+
+Snapshot = _orch.Snapshot
+Snapshot.__doc__ = """An image of a cluster's whole state, from Cluster.snapshot(): start new clusters
+from it with Cluster(restore_from=snap). save(path) / Snapshot.load(path) keep it in a file;
+nodes, node_names, runtime and size (bytes) describe it."""
+
 
 class Cluster:
     """A whole liborch cluster in this process: store, API server, controllers, scheduler and
@@ -298,25 +314,29 @@ class Cluster:
 
     runtime: "process" (pods are real processes: kuard, busybox) or "simulated" (pods go Running
     at once, no processes). data_dir: None for a temp dir removed at stop. serve_http: serve the
-    API over HTTP and write a kubeconfig (c.kubeconfig), for kubectl and the `kubernetes`
-    package. kuard_path: the kuard binary (default: $ORCH_KUARD_PATH).
+    API over HTTPS (a generated CA, bearer tokens) and write a kubeconfig (c.kubeconfig), for
+    kubectl and the `kubernetes` package. kuard_path: the kuard binary (default: $ORCH_KUARD_PATH).
+    restore_from: a Snapshot to start from (its node count, names, runtime and addresses win over
+    the arguments; process-runtime pods are started again from their specs). clock: a FakeClock
+    the cluster runs on (meant for runtime="simulated").
     """
 
     def __init__(self, nodes=1, runtime="process", data_dir=None, serve_http=False,
                  http_address="127.0.0.1", http_port=0, node_names=None, node_name_prefix="node-",
                  kuard_path=None, node_capacity=None, lease_renew_interval=None,
                  keep_pods_on_stop=False, address_block=None, wait_ready=True,
-                 ready_timeout=120.0):
+                 ready_timeout=120.0, restore_from=None, clock=None):
         if kuard_path is None:
             kuard_path = _os.environ.get("ORCH_KUARD_PATH", "")
         self._impl = _orch.Cluster.start(
             int(nodes), runtime, data_dir or "", bool(serve_http), http_address, int(http_port),
             list(node_names or []), node_name_prefix, kuard_path, dict(node_capacity or {}),
-            float(lease_renew_interval or 0), bool(keep_pods_on_stop), address_block)
+            float(lease_renew_interval or 0), bool(keep_pods_on_stop), address_block,
+            restore_from=restore_from, clock=clock)
         # Stop at interpreter exit (or when collected) even if the caller forgets.
         self._finalizer = _weakref.finalize(self, self._impl.stop)
         self.client = Client(self._impl.client())
-        if wait_ready and nodes:
+        if wait_ready and self._impl.node_names:
             try:
                 self.wait_ready(ready_timeout)
             except BaseException:
@@ -327,7 +347,8 @@ class Cluster:
 
     @property
     def url(self):
-        """"http://127.0.0.1:PORT", or "" without serve_http."""
+        """"https://127.0.0.1:PORT" (the kubeconfig holds the CA and an admin token), or "" without
+        serve_http."""
         return self._impl.url
 
     @property
@@ -353,6 +374,10 @@ class Cluster:
         """Waits until every node is Ready. Timeout."""
         self._impl.wait_ready(float(timeout))
 
+    def snapshot(self):
+        """A Snapshot of the whole store now (writes may go on meanwhile)."""
+        return self._impl.snapshot()
+
     def stop_node(self, name):
         """Fault injection: the node's agent stops (its lease stops; its pods keep running)."""
         self._impl.stop_node(name)
@@ -360,6 +385,15 @@ class Cluster:
     def start_node(self, name):
         """Starts a stopped node's agent again (it adopts its pods)."""
         self._impl.start_node(name)
+
+    def partition_node(self, name):
+        """Fault injection: cuts the node off from the API server (its lease stops, its agent and
+        pods keep running; the agent stops its pods before the control plane replaces them)."""
+        self._impl.partition_node(name)
+
+    def heal_node(self, name):
+        """Restores a partitioned node's traffic to the API server."""
+        self._impl.heal_node(name)
 
     def stop(self):
         """Stops everything and kills every pod process. Idempotent."""

@@ -317,10 +317,40 @@ class PyClient {
   std::shared_ptr<orch::client::Client> client_;
 };
 
+// A manual clock for a cluster (orch.FakeClock): shared with every cluster started on it, so it
+// outlives them.
+class PyFakeClock {
+ public:
+  PyFakeClock() : clock_(std::make_shared<orch::util::FakeClock>()) {}
+  // Moves time forward; listeners (work queues, lease loops) wake on this thread. GIL released.
+  void advance(double seconds) {
+    py::gil_scoped_release nogil;
+    clock_->advance(std::chrono::nanoseconds(static_cast<std::int64_t>(seconds * 1e9)));
+  }
+  // Wall-clock time on this clock, as seconds since the Unix epoch.
+  double time() const {
+    return std::chrono::duration<double>(clock_->system_now().time_since_epoch()).count();
+  }
+  const std::shared_ptr<orch::util::FakeClock>& get() const { return clock_; }
+
+ private:
+  std::shared_ptr<orch::util::FakeClock> clock_;
+};
+
+// orch.Snapshot: an immutable image of a cluster's state (Cluster.snapshot()).
+struct PySnapshot {
+  std::shared_ptr<const orch::cluster::Snapshot> snap;
+  void save(const std::string& path) const { ok_or_raise(snap->save(path)); }
+  static PySnapshot load(const std::string& path) {
+    return PySnapshot{value_or_raise(orch::cluster::Snapshot::load(path))};
+  }
+};
+
 class PyCluster {
  public:
-  explicit PyCluster(std::unique_ptr<orch::cluster::Cluster> cluster)
-      : state_(std::make_shared<State>()), cluster_(std::move(cluster)) {}
+  explicit PyCluster(std::unique_ptr<orch::cluster::Cluster> cluster,
+                     std::shared_ptr<orch::util::FakeClock> clock = nullptr)
+      : state_(std::make_shared<State>()), clock_(std::move(clock)), cluster_(std::move(cluster)) {}
   ~PyCluster() { stop_nogil(); }
   PyCluster(const PyCluster&) = delete;
   PyCluster& operator=(const PyCluster&) = delete;
@@ -347,8 +377,21 @@ class PyCluster {
     }
     ok_or_raise(s);
   }
-  void stop_node(const std::string& name) { node_call(name, true); }
-  void start_node(const std::string& name) { node_call(name, false); }
+  PySnapshot snapshot() {
+    Result<std::shared_ptr<const orch::cluster::Snapshot>> r = stopped_status();
+    {
+      py::gil_scoped_release nogil;
+      std::shared_lock lock(state_->calls);
+      if (state_->alive) r = cluster_->snapshot();
+    }
+    return PySnapshot{value_or_raise(std::move(r))};
+  }
+  void stop_node(const std::string& name) { node_call(name, &orch::cluster::Cluster::stop_node); }
+  void start_node(const std::string& name) { node_call(name, &orch::cluster::Cluster::start_node); }
+  void partition_node(const std::string& name) {
+    node_call(name, &orch::cluster::Cluster::partition_node);
+  }
+  void heal_node(const std::string& name) { node_call(name, &orch::cluster::Cluster::heal_node); }
 
   void stop() {
     py::gil_scoped_release nogil;
@@ -356,12 +399,13 @@ class PyCluster {
   }
 
  private:
-  void node_call(const std::string& name, bool stop) {
+  void node_call(const std::string& name,
+                 Status (orch::cluster::Cluster::*fault)(const std::string&)) {
     Status s = stopped_status();
     {
       py::gil_scoped_release nogil;
       std::shared_lock lock(state_->calls);
-      if (state_->alive) s = stop ? cluster_->stop_node(name) : cluster_->start_node(name);
+      if (state_->alive) s = ((*cluster_).*fault)(name);
     }
     ok_or_raise(s);
   }
@@ -381,6 +425,7 @@ class PyCluster {
   }
 
   std::shared_ptr<State> state_;
+  std::shared_ptr<orch::util::FakeClock> clock_;  // destroyed after cluster_ (declared before)
   std::unique_ptr<orch::cluster::Cluster> cluster_;
 };
 
@@ -389,8 +434,12 @@ std::unique_ptr<PyCluster> start_cluster(
     const std::string& http_address, int http_port, const std::vector<std::string>& node_names,
     const std::string& node_name_prefix, const std::string& kuard_path,
     const std::map<std::string, std::string>& node_capacity, double lease_renew_interval,
-    bool keep_pods_on_stop, std::optional<std::uint32_t> address_block) {
+    bool keep_pods_on_stop, std::optional<std::uint32_t> address_block,
+    const PySnapshot* restore_from, const PyFakeClock* clock) {
   orch::cluster::ClusterOptions o;
+  std::shared_ptr<orch::util::FakeClock> fake = clock ? clock->get() : nullptr;
+  o.clock = fake.get();
+  if (restore_from) o.restore_from = restore_from->snap;
   o.nodes = nodes;
   if (runtime == "process") {
     o.runtime = orch::cluster::RuntimeKind::kProcess;
@@ -420,7 +469,7 @@ std::unique_ptr<PyCluster> start_cluster(
     c = orch::cluster::Cluster::start(std::move(o));
   }
   if (!c.ok()) raise_status(c.status());
-  return std::make_unique<PyCluster>(std::move(c).value());
+  return std::make_unique<PyCluster>(std::move(c).value(), std::move(fake));
 }
 
 }  // namespace
@@ -460,13 +509,30 @@ PYBIND11_MODULE(_orch, m) {
            py::arg("field_selector") = "", py::arg("timeout_seconds") = 0,
            py::arg("allow_bookmarks") = false);
 
+  py::class_<PyFakeClock>(m, "FakeClock")
+      .def(py::init<>())
+      .def("advance", &PyFakeClock::advance, py::arg("seconds"))
+      .def("time", &PyFakeClock::time);
+
+  py::class_<PySnapshot>(m, "Snapshot")
+      .def("save", &PySnapshot::save, py::arg("path"))
+      .def_static("load", &PySnapshot::load, py::arg("path"))
+      .def_property_readonly("nodes", [](const PySnapshot& s) { return s.snap->nodes; })
+      .def_property_readonly("node_names", [](const PySnapshot& s) { return s.snap->node_names; })
+      .def_property_readonly("runtime", [](const PySnapshot& s) {
+        return s.snap->runtime == orch::cluster::RuntimeKind::kSimulated ? "simulated" : "process";
+      })
+      .def_property_readonly("size", [](const PySnapshot& s) { return s.snap->store_image.size(); });
+
   py::class_<PyCluster>(m, "Cluster")
       .def_static("start", &start_cluster, py::arg("nodes"), py::arg("runtime"),
                   py::arg("data_dir"), py::arg("serve_http"), py::arg("http_address"),
                   py::arg("http_port"), py::arg("node_names"), py::arg("node_name_prefix"),
                   py::arg("kuard_path"), py::arg("node_capacity"),
                   py::arg("lease_renew_interval"), py::arg("keep_pods_on_stop"),
-                  py::arg("address_block"))
+                  py::arg("address_block"), py::arg("restore_from") = nullptr,
+                  py::arg("clock") = nullptr)
+      .def("snapshot", &PyCluster::snapshot)
       .def("client", &PyCluster::client)
       .def_property_readonly("url", &PyCluster::url)
       .def_property_readonly("kubeconfig_path", &PyCluster::kubeconfig_path)
@@ -476,5 +542,7 @@ PYBIND11_MODULE(_orch, m) {
       .def("wait_ready", &PyCluster::wait_ready, py::arg("timeout"))
       .def("stop_node", &PyCluster::stop_node, py::arg("name"))
       .def("start_node", &PyCluster::start_node, py::arg("name"))
+      .def("partition_node", &PyCluster::partition_node, py::arg("name"))
+      .def("heal_node", &PyCluster::heal_node, py::arg("name"))
       .def("stop", &PyCluster::stop);
 }

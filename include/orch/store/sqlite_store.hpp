@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "orch/status.hpp"
 #include "orch/store/store.hpp"
@@ -68,5 +69,16 @@ struct SqliteOptions {
 // The store is ready on return; nothing is left behind on failure (except a created, empty
 // database file or lock file).
 Result<std::unique_ptr<Store>> open_sqlite_store(const SqliteOptions& options);
+
+// Whole-store images (Cluster::snapshot / ClusterOptions::restore_from use them).
+// read_sqlite_image: the bytes of a database file equal to the store at `path` at one instant (a
+// consistent point in time, taken with SQLite's online backup API, while an open store keeps
+// writing). The store's revisions, history and compaction point come along. NotFound when there
+// is no file; Internal on an SQLite error. Any thread.
+Result<std::string> read_sqlite_image(const std::string& path);
+// Writes `image` (from read_sqlite_image) as the store file `path`, to be opened with
+// open_sqlite_store. AlreadyExists when a non-empty file is there; InvalidArgument when the
+// image is not a SQLite database or the file cannot be written.
+Status write_sqlite_image(const std::string& path, std::string_view image);
 
 }  // namespace orch::store
