@@ -2,7 +2,7 @@
 // writer. The per-pod state machine is in pod_worker.cpp.
 //
 // Threads: the informers' own; `pod_workers` threads on pod_queue (keys: pod uids); one node
-// thread on node_queue ("lease", "node", "resync"); one status writer on status_queue (pod uids);
+// thread on node_queue ("lease", "fence", "unfence", "node", "resync"); one status writer on status_queue (pod uids);
 // the prober's workers; short-lived preStop hook threads (joined on stop).
 // Locks: PodState::sync_mu (one pod's sync) before Impl::mu (maps, probe results) before
 // Impl::status_mu; none is held while calling the API or waiting on a queue.
@@ -17,6 +17,8 @@
 #include "orch/api/time.hpp"
 #include "orch/client/event_recorder.hpp"
 #include "orch/client/resource.hpp"
+#include "orch/controller/volume_binding.hpp"
+#include "orch/util/log.hpp"
 
 namespace orch::agent {
 
@@ -32,6 +34,7 @@ Agent::Impl::Impl(AgentOptions o, std::shared_ptr<client::Client> c, Runtime& r)
       client(std::move(c)),
       runtime(r),
       clock(options.clock ? options.clock : &util::real_clock()),
+      log_name("agent/" + options.node_name),
       pod_queue(client::WorkQueueOptions{.clock = clock,
                                          .base_delay = std::chrono::milliseconds(200),
                                          .max_delay = std::chrono::seconds(30)}),
@@ -70,6 +73,7 @@ Status Agent::Impl::prepare() {
   node.labels["beta.kubernetes.io/os"] = "linux";
   node.labels["beta.kubernetes.io/arch"] = node.labels["kubernetes.io/arch"];
   node.annotations["node.alpha.kubernetes.io/ttl"] = "0";
+  node.annotations[controller::volume::kNodeVolumeDirAnnotation] = local_volume_dir(options.data_dir);
   node.taints = options.taints;
   node.capacity = options.capacity;
   auto def = [&](const char* k, std::string v) {
@@ -115,6 +119,8 @@ Status Agent::Impl::start(std::chrono::milliseconds sync_timeout) {
     so.address = options.node_ip;
     so.port = options.node_server_port;
     so.token = options.node_server_token;
+    so.tls_cert_pem = options.node_server_tls_cert_pem;
+    so.tls_key_pem = options.node_server_tls_key_pem;
     so.resolve_pod = [this](std::string_view ns, std::string_view name) -> Result<PodLocation> {
       return locate_pod(ns, name);
     };
@@ -133,6 +139,21 @@ Status Agent::Impl::start(std::chrono::milliseconds sync_timeout) {
   if (!reg.ok()) return reg.status();
   node_object_cache = std::move(reg).value();
   node_uid = str_at(node_object_cache, {"metadata", "uid"});
+  ORCH_LOG(kInfo, log_name, "registered node {} (address {}{})", node.name, options.node_ip,
+           node.endpoint_port == 0 ? "" : fmt::format(", node server port {}", node.endpoint_port));
+  if (!options.static_components.empty()) {
+    MirrorPodsOptions mo;
+    mo.node_name = options.node_name;
+    mo.node_ip = options.node_ip;
+    mo.node_uid = node_uid;
+    mo.data_dir = options.data_dir;
+    mo.components = options.static_components;
+    mo.resync_interval = options.node_status_interval;
+    mo.clock = clock;
+    mirror_pods = std::make_unique<MirrorPods>(std::move(mo), client);
+    ORCH_TRY(mirror_pods->start());
+  }
+  last_lease_renewal = clock->now();
   auto lease = renew_lease(*client, node.name, node_uid, options.lease_duration.count(),
                            nullptr, api::MicroTime{clock->system_now()}.to_string());
   if (lease.ok()) lease_cache = std::move(lease).value();
@@ -151,6 +172,8 @@ Status Agent::Impl::start(std::chrono::milliseconds sync_timeout) {
   ORCH_TRY(pods->add_event_handler(std::move(h)));
   ORCH_TRY(services->start());
   ORCH_TRY(pods->start());
+  volume_cleaner = std::make_unique<LocalVolumeCleaner>(client, options.node_name, options.data_dir);
+  ORCH_TRY(volume_cleaner->start());
   if (!services->wait_for_sync(sync_timeout) || !pods->wait_for_sync(sync_timeout)) {
     return Status(Code::kDeadlineExceeded, "agent: pod and service caches did not sync in time");
   }
@@ -172,6 +195,8 @@ void Agent::Impl::stop() {
   runtime.set_exit_callback([](const std::string&, const std::string&) {});
   pod_queue.shut_down();
   node_queue.shut_down();
+  if (mirror_pods) mirror_pods->stop();
+  if (volume_cleaner) volume_cleaner->stop();
   if (pods) pods->stop();
   if (services) services->stop();
   prober.stop();
@@ -205,6 +230,7 @@ void Agent::Impl::stop() {
 Result<PodLocation> Agent::Impl::locate_pod(std::string_view ns, std::string_view name) {
   std::lock_guard lock(mu);
   auto it = uid_by_name.find(std::string(ns) + "/" + std::string(name));
+  if (it == uid_by_name.end() && mirror_pods != nullptr) return mirror_pods->locate(ns, name);
   if (it == uid_by_name.end()) return not_found(fmt::format("pod {}/{} is not on this node", ns, name));
   auto st = pods_by_uid.find(it->second);
   if (st == pods_by_uid.end()) return not_found(fmt::format("pod {}/{} is not on this node", ns, name));
@@ -226,7 +252,7 @@ Result<PodLocation> Agent::Impl::locate_pod(std::string_view ns, std::string_vie
 }
 
 void Agent::Impl::on_pod(const client::SharedObject& obj, bool present) {
-  if (!obj) return;
+  if (!obj || is_mirror_pod(*obj)) return;  // stands for a component of ours, not run here
   std::string uid = str_at(*obj, {"metadata", "uid"});
   if (uid.empty()) return;
   std::string ns = str_at(*obj, {"metadata", "namespace"});
@@ -241,6 +267,7 @@ void Agent::Impl::on_pod(const client::SharedObject& obj, bool present) {
       st->ns = ns;
       st->name = name;
       it = pods_by_uid.emplace(uid, std::move(st)).first;
+      ORCH_VLOG(2, log_name, "pod {}/{} ({}) assigned to this node", ns, name, uid);
     }
     it->second->pod = obj;
     it->second->in_api = present;
@@ -258,7 +285,9 @@ void Agent::Impl::pod_loop() {
     }
     std::optional<std::chrono::nanoseconds> requeue;
     Status s = sync_pod(*key, requeue);
+    ORCH_VLOG(5, log_name, "synced pod {}: {}", *key, s.to_string());
     if (!s.ok()) {
+      ORCH_VLOG(1, log_name, "syncing pod {} failed: {} (retrying)", *key, s.to_string());
       pod_queue.add_rate_limited(*key);
     } else {
       pod_queue.forget(*key);
@@ -276,21 +305,19 @@ void Agent::Impl::node_loop() {
       continue;
     }
     if (*key == "lease") {
-      auto r = renew_lease(*client, node.name, node_uid, options.lease_duration.count(),
-                           lease_cache, api::MicroTime{clock->system_now()}.to_string());
-      if (r.ok()) {
-        lease_cache = std::move(r).value();
-        node_queue.add_after("lease", options.lease_renew_interval);
-      } else {
-        lease_cache = nullptr;
-        node_queue.add_after("lease", std::min<std::chrono::nanoseconds>(
-                                          options.lease_renew_interval, std::chrono::seconds(1)));
-      }
+      renew_node_lease();
+    } else if (*key == "fence") {
+      if (lease_lost) fence_due_pods();
+    } else if (*key == "unfence") {
+      if (!lease_lost && !unfence_pods()) node_queue.add_after("unfence", std::chrono::seconds(1));
     } else if (*key == "node") {
       auto r = heartbeat_node(*client, node, node_object_cache, now_time());
       if (!r.ok() && r.status().code() == Code::kNotFound) {
+        ORCH_LOG(kWarning, log_name, "node {} was deleted from the API: registering it again",
+                 node.name);
         r = register_node(*client, node, now_time());
         if (r.ok()) {
+          ORCH_LOG(kInfo, log_name, "registered node {} again", node.name);
           node_uid = str_at(*r, {"metadata", "uid"});
           lease_cache = nullptr;
         }
@@ -299,6 +326,10 @@ void Agent::Impl::node_loop() {
         node_object_cache = std::move(r).value();
         node_queue.add_after("node", options.node_status_interval);
       } else {
+        if (node_object_cache != nullptr) {
+          ORCH_LOG(kWarning, log_name, "node status update failed: {} (retrying)",
+                   r.status().to_string());
+        }
         node_object_cache = nullptr;
         node_queue.add_after("node", std::min<std::chrono::nanoseconds>(
                                          options.node_status_interval, std::chrono::seconds(1)));
@@ -314,6 +345,152 @@ void Agent::Impl::node_loop() {
     }
     node_queue.done(*key);
   }
+}
+
+// ---- Lease and fencing ----
+
+namespace {
+
+// How long the control plane leaves `pod` on an unreachable node (see AgentOptions fencing): the
+// smallest tolerationSeconds of its tolerations of node.kubernetes.io/unreachable:NoExecute; zero
+// without one; nullopt when it tolerates the taint forever.
+std::optional<std::chrono::seconds> unreachable_toleration(const json::value& pod) {
+  const json::array* tols = array_at(pod, {"spec", "tolerations"});
+  bool tolerated = false;
+  std::optional<std::int64_t> least;
+  for (const auto& t : tols ? *tols : json::array{}) {
+    std::string key = str_at(t, {"key"}), op = str_at(t, {"operator"}), effect = str_at(t, {"effect"});
+    if (!effect.empty() && effect != "NoExecute") continue;
+    if (key.empty() ? op != "Exists" : key != "node.kubernetes.io/unreachable") continue;
+    if (!key.empty() && op != "Exists" && !str_at(t, {"value"}).empty()) continue;
+    tolerated = true;
+    if (path(t, {"tolerationSeconds"}) != nullptr) {
+      std::int64_t s = std::max<std::int64_t>(0, int_at(t, {"tolerationSeconds"}, 0));
+      least = least ? std::min(*least, s) : s;
+    }
+  }
+  if (!tolerated) return std::chrono::seconds(0);
+  if (!least) return std::nullopt;
+  return std::chrono::seconds(*least);
+}
+
+}  // namespace
+
+void Agent::Impl::renew_node_lease() {
+  const auto started = clock->now();
+  auto r = renew_lease(*client, node.name, node_uid, options.lease_duration.count(), lease_cache,
+                       api::MicroTime{clock->system_now()}.to_string());
+  if (r.ok()) {
+    const auto silent = started - last_lease_renewal;
+    lease_cache = std::move(r).value();
+    last_lease_renewal = started;
+    node_queue.add_after("lease", options.lease_renew_interval);
+    if (lease_lost) {
+      ORCH_LOG(kInfo, log_name, "node lease renewed again, {} ms after the last renewal",
+               std::chrono::duration_cast<std::chrono::milliseconds>(silent).count());
+      // Back in touch: report at once (the control plane marked the node and its pods not
+      // ready meanwhile), and let fenced pods that are still ours run again.
+      lease_lost = false;
+      node_queue.add("node");
+      {
+        std::lock_guard lock(status_mu);
+        for (auto& [uid, e] : statuses) {
+          if (e.has_desired) {
+            ++e.version;
+            status_queue.add(uid);
+          }
+        }
+      }
+      node_queue.add("unfence");
+    }
+    return;
+  }
+  if (!lease_lost) {
+    ORCH_LOG(kWarning, log_name, "node lease renewal failed: {} (retrying every second)",
+             r.status().to_string());
+  } else {
+    ORCH_VLOG(2, log_name, "node lease renewal failed again: {}", r.status().to_string());
+  }
+  lease_cache = nullptr;
+  lease_lost = true;
+  fence_due_pods();
+  node_queue.add_after("lease", std::min<std::chrono::nanoseconds>(options.lease_renew_interval,
+                                                                   std::chrono::seconds(1)));
+}
+
+void Agent::Impl::fence_due_pods() {
+  if (options.node_monitor_grace_period <= std::chrono::milliseconds(0)) return;
+  const auto silent = clock->now() - last_lease_renewal;
+  std::vector<std::shared_ptr<PodState>> due;
+  std::optional<std::chrono::nanoseconds> next;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [uid, st] : pods_by_uid) {
+      if (!st->pod) continue;
+      auto toleration = unreachable_toleration(*st->pod);
+      if (!toleration) continue;
+      auto after = std::chrono::nanoseconds(options.node_monitor_grace_period) + *toleration -
+                   std::chrono::nanoseconds(options.fence_margin);
+      if (silent >= after) {
+        due.push_back(st);
+      } else if (!next || after - silent < *next) {
+        next = after - silent;
+      }
+    }
+  }
+  for (const auto& st : due) fence_pod(*st);
+  if (next) node_queue.add_after("fence", *next);
+}
+
+void Agent::Impl::fence_pod(PodState& st) {
+  std::lock_guard sync(st.sync_mu);
+  if (st.fenced || st.removed) return;
+  st.fenced = true;
+  prober.remove_pod(st.uid);
+  for (auto* list : {&st.init_containers, &st.containers}) {
+    for (auto& rec : *list) {
+      if (!rec.id.empty()) runtime.stop_container(rec.id, true).ignore();
+    }
+  }
+  forget_status(st.uid);  // a status from before the fence must not say Ready afterwards
+  ORCH_LOG(kWarning, log_name,
+           "node lease not renewed for too long: fenced pod {}/{} (its containers are killed "
+           "until the API confirms the pod is still on this node)",
+           st.ns, st.name);
+}
+
+bool Agent::Impl::unfence_pods() {
+  std::vector<std::shared_ptr<PodState>> fenced;
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [uid, st] : pods_by_uid) fenced.push_back(st);
+  }
+  bool done = true;
+  for (const auto& st : fenced) {
+    {
+      std::lock_guard sync(st->sync_mu);
+      if (!st->fenced || st->removed) continue;
+    }
+    // A fresh read, not the cache: the pod may have been evicted and replaced meanwhile.
+    auto got = client->get(client::resources::kPods, st->ns, st->name);
+    if (!got.ok() && got.status().code() != Code::kNotFound) {
+      done = false;
+      continue;
+    }
+    // Gone, replaced, deleting or moved: stays fenced; the informer's catching up cleans it up.
+    if (!got.ok() || str_at(*got, {"metadata", "uid"}) != st->uid ||
+        path(*got, {"metadata", "deletionTimestamp"}) != nullptr ||
+        str_at(*got, {"spec", "nodeName"}) != options.node_name) {
+      continue;
+    }
+    {
+      std::lock_guard sync(st->sync_mu);
+      st->fenced = false;
+    }
+    ORCH_LOG(kInfo, log_name, "pod {}/{} is still on this node: unfenced", st->ns, st->name);
+    pod_queue.add(st->uid);
+  }
+  return done;
 }
 
 // ---- Status writer ----
@@ -453,6 +630,17 @@ void Agent::Impl::on_probe(const ProbeUpdate& u) {
   if (u.attempt_failed) {
     event(*st, pod, u.target.container_name, "Warning", "Unhealthy",
           fmt::format("{} probe failed: {}", probe_kind_name(u.kind), u.message));
+  }
+  // Transitions at info (a failing probe is logged once, not at every period), attempts at V3.
+  if (u.changed && u.result == ProbeResult::kFailure) {
+    ORCH_LOG(kInfo, log_name, "{} probe of container {} in pod {}/{} now fails: {}",
+             probe_kind_name(u.kind), u.target.container_name, st->ns, st->name, u.message);
+  } else if (u.changed && u.result == ProbeResult::kSuccess) {
+    ORCH_LOG(kInfo, log_name, "{} probe of container {} in pod {}/{} now succeeds",
+             probe_kind_name(u.kind), u.target.container_name, st->ns, st->name);
+  } else if (u.attempt_failed) {
+    ORCH_VLOG(3, log_name, "{} probe of container {} in pod {}/{} failed: {}",
+              probe_kind_name(u.kind), u.target.container_name, st->ns, st->name, u.message);
   }
   if (u.changed) pod_queue.add(u.target.pod_uid);
 }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "agent_internal.hpp"
+#include "local_volumes.hpp"
 #include "orch/agent/agent.hpp"
 #include "orch/agent/node_server.hpp"
 #include "orch/agent/prober.hpp"
@@ -70,12 +71,16 @@ struct PodState {
   bool removed = false;
   std::string ip;
   bool sandbox_ready = false;
+  // persistentVolumeClaim volume name -> host directory (local_volumes.hpp), once resolved.
+  std::map<std::string, std::string> claim_volumes;
   std::string start_time;
   std::vector<ContainerRecord> init_containers;
   std::vector<ContainerRecord> containers;
   bool terminal = false;  // Succeeded / Failed: nothing restarts any more
   std::string terminal_phase;
   bool terminating = false;
+  // Fenced (agent.cpp): containers killed, nothing starts until the agent confirms the pod.
+  bool fenced = false;
   util::Clock::TimePoint kill_deadline{};
   json::object last_status;
 };
@@ -112,6 +117,12 @@ struct Agent::Impl {
   void on_probe(const ProbeUpdate& update);
   void pod_loop();
   void node_loop();
+  // Fencing (agent.cpp, node thread).
+  void renew_node_lease();
+  void fence_due_pods();
+  void fence_pod(PodState& st);
+  // Lets fenced pods that are still ours run again; true when none is left to check.
+  bool unfence_pods();
   void status_loop();
 
   // pod_worker.cpp
@@ -132,12 +143,15 @@ struct Agent::Impl {
   const std::shared_ptr<client::Client> client;
   Runtime& runtime;
   util::Clock* const clock;
+  const std::string log_name;  // log component: "agent/<node name>"
 
   // Set in start(), then read-only.
   detail::NodeDescription node;
   std::unique_ptr<client::EventRecorder> own_recorder;
   client::EventRecorder* recorder = nullptr;
   std::unique_ptr<NodeServer> node_server;
+  std::unique_ptr<MirrorPods> mirror_pods;
+  std::unique_ptr<LocalVolumeCleaner> volume_cleaner;  // local_volumes.hpp
   std::uint16_t advertised_port = 0;
   std::unique_ptr<client::Informer> pods;
   std::unique_ptr<client::Informer> services;
@@ -146,6 +160,10 @@ struct Agent::Impl {
   json::value node_object_cache;
   json::value lease_cache;
   std::string node_uid;
+  // Fencing (agent.cpp): when the last successful Lease renewal started, and whether one failed
+  // since.
+  util::Clock::TimePoint last_lease_renewal{};
+  bool lease_lost = false;
 
   client::WorkQueue pod_queue;
   client::WorkQueue node_queue;

@@ -15,6 +15,7 @@
 #include "orch/api/codec.hpp"
 #include "orch/api/time.hpp"
 #include "orch/client/resource.hpp"
+#include "orch/util/log.hpp"
 
 namespace orch::agent {
 
@@ -226,10 +227,18 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     forget_status(uid);
   };
 
+  // Logs a container seen running before and exited now (once per exit).
+  auto log_exit = [&](const ContainerRecord& rec, bool was_running) {
+    if (!was_running || !is_exited(rec)) return;
+    const ContainerInfo& i = *rec.info;
+    ORCH_LOG(kInfo, log_name, "container {} of pod {}/{} exited with code {}{}{}", rec.name,
+             st->ns, st->name, i.exit_code, i.reason.empty() ? "" : ": ", i.reason);
+  };
   auto refresh = [&] {
     for (auto* list : {&st->init_containers, &st->containers}) {
       for (auto& rec : *list) {
         if (rec.id.empty()) continue;
+        const bool was_running = is_running(rec);
         auto info = runtime.container_status(rec.id);
         if (info.ok()) {
           rec.info = std::move(info).value();
@@ -245,12 +254,15 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
           }
           rec.info = gone;
         }
+        log_exit(rec, was_running);
       }
     }
   };
 
   // A pod gone from the API while it runs: kill and clean up.
   if (!in_api) {
+    ORCH_LOG(kInfo, log_name, "pod {}/{} is gone from the API: killing its containers", st->ns,
+             st->name);
     for (auto* list : {&st->init_containers, &st->containers}) {
       for (auto& rec : *list) {
         if (!rec.id.empty()) runtime.stop_container(rec.id, true).ignore();
@@ -268,6 +280,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
       std::int64_t grace = int_at(p, {"metadata", "deletionGracePeriodSeconds"}, pod_grace_seconds(p));
       if (grace < 0) grace = 0;
       st->kill_deadline = now + std::chrono::seconds(grace);
+      ORCH_LOG(kInfo, log_name, "pod {}/{} is being deleted: stopping its containers (grace period {}s)",
+               st->ns, st->name, grace);
       prober.remove_pod(uid);
       for (auto* list : {&st->containers, &st->init_containers}) {
         for (auto& rec : *list) {
@@ -303,6 +317,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
         if (!is_running(rec)) continue;
         any_running = true;
         if (now >= st->kill_deadline && !rec.force_sent) {
+          ORCH_LOG(kInfo, log_name, "killing container {} of pod {}/{}: grace period over",
+                   rec.name, st->ns, st->name);
           runtime.stop_container(rec.id, true).ignore();
           rec.force_sent = true;
         }
@@ -320,10 +336,14 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     if (!r.ok() && r.status().code() != Code::kNotFound && r.status().code() != Code::kAborted) {
       return r.status();
     }
+    ORCH_VLOG(2, log_name, "pod {}/{} deleted", st->ns, st->name);
     forget();
     return ok_status();
   }
 
+  // Fenced (agent.cpp): the control plane may have replaced the pod; nothing of it starts until
+  // the agent confirms it is still ours.
+  if (st->fenced) return ok_status();
   if (st->terminal) return ok_status();
 
   // Pod IP and sandbox.
@@ -352,8 +372,23 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
   sandbox.node_name = options.node_name;
   if (!st->sandbox_ready) {
     if (const api::Pod* dp = decoded_pod()) sandbox.volumes = dp->spec.volumes;
+    // Persistent volumes (local_volumes.hpp): the pod waits, ContainerCreating, until its claims
+    // are Bound (the provisioner may still be making the volume).
+    std::string unbound;
+    auto claims = resolve_claim_volumes(*client, st->ns, sandbox.volumes, options.node_name,
+                                        options.data_dir, &unbound);
+    if (!claims.ok() || !*claims) {
+      if (!claims.ok()) event(*st, pod, "", "Warning", "FailedMount", claims.status().message());
+      want(claims.ok() ? nanoseconds(std::chrono::milliseconds(250))
+                       : nanoseconds(std::chrono::seconds(2)));
+      return ok_status();
+    }
+    st->claim_volumes = std::move(**claims);
+    sandbox.host_volumes = st->claim_volumes;
     Status s = runtime.run_pod(sandbox);
     if (!s.ok()) {
+      ORCH_LOG(kWarning, log_name, "cannot create the sandbox of pod {}/{}: {}", st->ns, st->name,
+               s.message());
       event(*st, pod, "", "Warning", "FailedCreatePodSandBox",
             "Failed to create pod sandbox: " + s.message());
       return s;
@@ -362,6 +397,7 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
   } else if (const api::Pod* dp = decoded_pod()) {
     sandbox.volumes = dp->spec.volumes;
   }
+  sandbox.host_volumes = st->claim_volumes;
   refresh();
 
   const std::string policy = restart_policy(p);
@@ -401,6 +437,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
       rec.pull_backoff_reported = false;
       rec.waiting_reason = "ErrImagePull";
       rec.waiting_message = img.status().message();
+      ORCH_LOG(kWarning, log_name, "pulling image \"{}\" for container {} of pod {}/{} failed: {}",
+               image, rec.name, st->ns, st->name, rec.waiting_message);
       event(*st, pod, rec.name, "Warning", "Failed",
             fmt::format("Failed to pull image \"{}\": {}", image, img.status().message()));
       event(*st, pod, rec.name, "Warning", "Failed", "Error: ErrImagePull");
@@ -432,6 +470,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     if (!env.ok() || c == nullptr) {
       rec.waiting_reason = "CreateContainerConfigError";
       rec.waiting_message = env.ok() ? "cannot decode the container spec" : env.status().message();
+      ORCH_LOG(kWarning, log_name, "container {} of pod {}/{}: {}: {}", rec.name, st->ns,
+               st->name, rec.waiting_reason, rec.waiting_message);
       event(*st, pod, rec.name, "Warning", "Failed", "Error: " + rec.waiting_message);
       want(options.backoff_initial);
       return;
@@ -452,6 +492,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
       rec.waiting_reason =
           id.status().code() == Code::kInvalidArgument ? "CreateContainerError" : "RunContainerError";
       rec.waiting_message = id.status().message();
+      ORCH_LOG(kWarning, log_name, "starting container {} of pod {}/{} failed: {}", rec.name,
+               st->ns, st->name, rec.waiting_message);
       event(*st, pod, rec.name, "Warning", "Failed", "Error: " + rec.waiting_message);
       rec.backoff = rec.backoff == nanoseconds(0)
                         ? nanoseconds(options.backoff_initial)
@@ -482,6 +524,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
       ci.started_at = clock->system_now();
       rec.info = ci;
     }
+    ORCH_LOG(kInfo, log_name, "started container {} of pod {}/{} ({}, restart count {})",
+             rec.name, st->ns, st->name, rec.id, rec.restart_count);
     event(*st, pod, rec.name, "Normal", "Created", fmt::format("Created container {}", rec.name));
     event(*st, pod, rec.name, "Normal", "Started", fmt::format("Started container {}", rec.name));
     {
@@ -508,6 +552,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     }
     if (rec.backoff > nanoseconds(0) && t - finished < rec.backoff) {
       if (rec.waiting_reason != "CrashLoopBackOff") {
+        ORCH_LOG(kInfo, log_name, "container {} of pod {}/{} restarts after a back-off of {}",
+                 rec.name, st->ns, st->name, api::format_duration(rec.backoff));
         event(*st, pod, rec.name, "Warning", "BackOff",
               fmt::format("Back-off restarting failed container {} in pod {}_{}({})", rec.name,
                           st->name, st->ns, uid));
@@ -546,6 +592,8 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
       if (pr.liveness == ProbeResult::kFailure) which = "liveness";
       if (rec.has_startup && pr.startup == ProbeResult::kFailure) which = "startup";
       if (which != nullptr) {
+        ORCH_LOG(kInfo, log_name, "killing container {} of pod {}/{}: {} probe failed", rec.name,
+                 st->ns, st->name, which);
         event(*st, pod, rec.name, "Normal", "Killing",
               fmt::format("Container {} failed {} probe, will be restarted", rec.name, which));
         std::int64_t grace = pod_grace_seconds(p);
@@ -654,6 +702,7 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     }
   }
   if (phase == "Succeeded" || phase == "Failed") {
+    ORCH_LOG(kInfo, log_name, "pod {}/{} {}", st->ns, st->name, phase);
     st->terminal = true;
     st->terminal_phase = phase;
     prober.remove_pod(uid);

@@ -20,14 +20,18 @@
 #include "orch/agent/process_runtime.hpp"
 #include "orch/agent/simulated_nodes.hpp"
 #include "orch/apiserver/api_server.hpp"
+#include "orch/client/fault_transport.hpp"
 #include "orch/client/in_process_transport.hpp"
 #include "orch/client/resource.hpp"
 #include "orch/controller/daemonset_controller.hpp"
 #include "orch/controller/deployment_controller.hpp"
 #include "orch/controller/endpoints_controller.hpp"
 #include "orch/controller/garbage_collector.hpp"
+#include "orch/controller/local_path_provisioner.hpp"
 #include "orch/controller/manager.hpp"
 #include "orch/controller/namespace_controller.hpp"
+#include "orch/controller/persistentvolume_controller.hpp"
+#include "orch/controller/node_lifecycle_controller.hpp"
 #include "orch/controller/replicaset_controller.hpp"
 #include "orch/controller/statefulset_controller.hpp"
 #include "orch/proxy/load_balancer.hpp"
@@ -35,6 +39,7 @@
 #include "orch/scheduler/scheduler.hpp"
 #include "orch/store/etcd_store.hpp"
 #include "orch/store/sqlite_store.hpp"
+#include "security.hpp"
 
 namespace orch::cluster {
 namespace {
@@ -62,6 +67,11 @@ struct Node {
   std::unique_ptr<agent::ProcessRuntime> runtime;
   std::unique_ptr<agent::Agent> agent;
   std::unique_ptr<proxy::ServiceProxy> proxy;
+  // The node's own way to the API server (agent and proxy), which partition_node cuts.
+  std::shared_ptr<client::FaultTransport> link;
+  std::shared_ptr<client::Client> client;
+  // Whether the service proxy runs (its mirror pod's health; read by the mirror pods' thread).
+  std::shared_ptr<std::atomic<bool>> proxy_up = std::make_shared<std::atomic<bool>>(false);
 };
 
 class ClusterImpl final : public Cluster {
@@ -84,8 +94,8 @@ class ClusterImpl final : public Cluster {
       fs::create_directories(data_dir_, ec);
       if (ec) return Status(Code::kInvalidArgument, "cannot create " + data_dir_ + ": " + ec.message());
     }
-    const std::uint32_t block = options_.address_block.value_or(next_block());
-    plan_ = address_plan(block, options_.nodes);
+    block_ = options_.address_block.value_or(next_block());
+    plan_ = address_plan(block_, options_.nodes);
 
     if (!options_.etcd_endpoints.empty()) {
       store::EtcdOptions eo;
@@ -97,6 +107,9 @@ class ClusterImpl final : public Cluster {
     } else {
       store::SqliteOptions so;
       so.path = data_dir_ + "/state.db";
+      if (options_.restore_from) {
+        ORCH_TRY(store::write_sqlite_image(so.path, options_.restore_from->store_image));
+      }
       ORCH_ASSIGN_OR_RETURN(store_, store::open_sqlite_store(so));
     }
 
@@ -106,6 +119,14 @@ class ClusterImpl final : public Cluster {
     ao.http.port = options_.http_port;
     ao.service_cluster_ip_range = plan_.service_cidr;
     ao.node_token = node_token_ = random_hex(24);
+    if (options_.serve_http && options_.secure) {
+      ORCH_ASSIGN_OR_RETURN(security_, load_server_security(data_dir_, options_.http_address));
+      apply_server_security(*security_, ao.http);
+      ao.node_token = node_token_ = security_->node_secret;
+      ao.node_ca_pem = security_->ca.cert_pem;
+    }
+    ao.default_not_ready_toleration_seconds = options_.default_toleration_seconds;
+    ao.default_unreachable_toleration_seconds = options_.default_toleration_seconds;
     ORCH_ASSIGN_OR_RETURN(api_, apiserver::ApiServer::start(*store_, ao));
     client_ = std::make_shared<client::Client>(
         std::shared_ptr<client::Transport>(client::make_in_process_transport(api_->handler())));
@@ -121,6 +142,11 @@ class ClusterImpl final : public Cluster {
     ORCH_TRY(manager_->add(controller::garbage_collector_registration()));
     ORCH_TRY(manager_->add(controller::namespace_controller_registration()));
     ORCH_TRY(manager_->add(controller::endpoints_controller_registration()));
+    ORCH_TRY(manager_->add(controller::persistentvolume_controller_registration()));
+    ORCH_TRY(manager_->add(controller::local_path_provisioner_registration()));
+    ORCH_TRY(controller::ensure_local_path_class(*client_));
+    ORCH_TRY(manager_->add(controller::node_lifecycle_controller_registration(
+        {.grace_period = options_.node_monitor_grace_period})));
     ORCH_TRY(manager_->add(
         proxy::load_balancer_controller_registration({.address_range = plan_.load_balancer_cidr})));
     ORCH_TRY(manager_->start());
@@ -203,6 +229,7 @@ class ClusterImpl final : public Cluster {
     if (simulated_) return simulated_->stop_node(name);
     Node* n = find(name);
     if (!n) return Status(Code::kNotFound, "no node " + name);
+    n->proxy_up->store(false);
     if (n->proxy) n->proxy->stop();
     if (n->agent) n->agent->stop();
     n->agent.reset();
@@ -217,6 +244,39 @@ class ClusterImpl final : public Cluster {
     if (!n) return Status(Code::kNotFound, "no node " + name);
     if (n->agent) return Status();
     return start_process_node(*n, /*fresh=*/false);
+  }
+
+  Status partition_node(const std::string& name) override { return set_partitioned(name, true); }
+  Status heal_node(const std::string& name) override { return set_partitioned(name, false); }
+
+  Result<std::vector<std::pair<std::string, std::string>>> running_containers(
+      const std::string& name) override {
+    std::lock_guard lock(mu_);
+    if (simulated_) return Status(Code::kInvalidArgument, "simulated nodes run no containers");
+    Node* n = find(name);
+    if (!n) return Status(Code::kNotFound, "no node " + name);
+    std::vector<std::pair<std::string, std::string>> out;
+    if (!n->runtime) return out;
+    for (const auto& c : n->runtime->list_containers()) {
+      if (c.state == agent::ContainerState::kRunning || c.state == agent::ContainerState::kCreated) {
+        out.emplace_back(c.pod_uid, c.name);
+      }
+    }
+    return out;
+  }
+
+  Result<std::shared_ptr<const Snapshot>> snapshot() const override {
+    if (!options_.etcd_endpoints.empty()) {
+      return Status(Code::kInvalidArgument, "snapshot: an etcd-backed cluster has no store image");
+    }
+    if (!store_) return Status(Code::kUnavailable, "snapshot: the cluster is stopped");
+    auto snap = std::make_shared<Snapshot>();
+    ORCH_ASSIGN_OR_RETURN(snap->store_image, store::read_sqlite_image(data_dir_ + "/state.db"));
+    snap->address_block = block_;
+    snap->nodes = nodes_.size();
+    snap->runtime = options_.runtime;
+    snap->node_names = node_names();
+    return std::shared_ptr<const Snapshot>(std::move(snap));
   }
 
   void stop() override {
@@ -262,6 +322,23 @@ class ClusterImpl final : public Cluster {
     return nullptr;
   }
 
+  // The components node `n` runs outside pods, for its mirror pods; their log components are
+  // the names the components log under.
+  std::vector<agent::StaticComponent> static_components(const Node& n) const {
+    std::vector<agent::StaticComponent> out;
+    if (&n == &nodes_.front()) {
+      out.push_back({.name = "kube-apiserver", .log_component = "apiserver"});
+      out.push_back({.name = "kube-controller-manager", .log_component = "controller-manager"});
+      out.push_back({.name = "kube-scheduler", .log_component = "scheduler"});
+      out.push_back({.name = "orch-load-balancer", .log_component = "load-balancer"});
+    }
+    out.push_back({.name = "orch-agent", .log_component = "agent/" + n.name});
+    out.push_back({.name = "kube-proxy",
+                   .log_component = "proxy/" + n.name,
+                   .healthy = [up = n.proxy_up] { return up->load(); }});
+    return out;
+  }
+
   agent::AgentOptions agent_options(const Node& n) const {
     agent::AgentOptions ao;
     ao.node_name = n.name;
@@ -270,7 +347,18 @@ class ClusterImpl final : public Cluster {
     ao.data_dir = data_dir_ + "/nodes/" + n.name;
     ao.clock = clock_;
     ao.lease_renew_interval = options_.lease_renew_interval;
+    ao.node_monitor_grace_period = options_.node_monitor_grace_period;
+    ao.fence_margin = std::min<std::chrono::milliseconds>(std::chrono::seconds(5),
+                                                          options_.node_monitor_grace_period / 2);
     ao.node_server_token = node_token_;
+    if (options_.mirror_pods) ao.static_components = static_components(n);
+    if (security_) {
+      // The API server reaches node servers over HTTPS (ApiServerOptions::node_ca_pem).
+      if (auto cert = issue_node_cert(*security_, n.name, n.ip); cert.ok()) {
+        ao.node_server_tls_cert_pem = cert->cert_pem;
+        ao.node_server_tls_key_pem = cert->key_pem;
+      }
+    }
     if (!options_.node_capacity.empty()) ao.capacity = options_.node_capacity;
     return ao;
   }
@@ -279,57 +367,48 @@ class ClusterImpl final : public Cluster {
     if (!n.runtime) {
       agent::ProcessRuntimeOptions ro;
       ro.root_dir = data_dir_ + "/nodes/" + n.name + "/runtime";
+      ro.log_component = "agent/" + n.name;
       ro.catalog_dir = data_dir_ + "/images";
       ro.kuard_path = options_.kuard_path;
       ORCH_ASSIGN_OR_RETURN(n.runtime, agent::ProcessRuntime::create(ro));
     }
     (void)fresh;
-    n.agent = std::make_unique<agent::Agent>(agent_options(n), client_, *n.runtime);
+    if (!n.client) {
+      n.link = std::make_shared<client::FaultTransport>(
+          std::shared_ptr<client::Transport>(client::make_in_process_transport(api_->handler())));
+      n.client = std::make_shared<client::Client>(n.link);
+    }
+    n.agent = std::make_unique<agent::Agent>(agent_options(n), n.client, *n.runtime);
     ORCH_TRY(n.agent->start());
-    ORCH_ASSIGN_OR_RETURN(n.proxy, proxy::ServiceProxy::start(client_, {.node_ip = n.ip}));
+    // Metrics at http://<node ip>:10249/metrics, where kube-proxy serves them.
+    ORCH_ASSIGN_OR_RETURN(n.proxy, proxy::ServiceProxy::start(
+                                       n.client, {.node_name = n.name, .node_ip = n.ip, .metrics_address = n.ip}));
+    n.proxy_up->store(true);
+    return Status();
+  }
+
+  Status set_partitioned(const std::string& name, bool partitioned) {
+    std::lock_guard lock(mu_);
+    if (simulated_) return Status(Code::kInvalidArgument, "simulated nodes cannot be partitioned");
+    Node* n = find(name);
+    if (!n) return Status(Code::kNotFound, "no node " + name);
+    if (n->link) n->link->set_partitioned(partitioned);
     return Status();
   }
 
   Status write_kubeconfig() {
-    const std::string server = api_->url();
-    const std::string text = fmt::format(
-        "apiVersion: v1\n"
-        "kind: Config\n"
-        "clusters:\n"
-        "- name: orch\n"
-        "  cluster:\n"
-        "    server: {}\n"
-        "contexts:\n"
-        "- name: orch\n"
-        "  context:\n"
-        "    cluster: orch\n"
-        "    user: admin\n"
-        "    namespace: default\n"
-        "current-context: orch\n"
-        "users:\n"
-        "- name: admin\n"
-        "  user: {{}}\n",
-        server);
-    const std::string path = data_dir_ + "/kubeconfig";
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << text;
-      if (!out) return Status(Code::kInternal, "cannot write " + tmp);
-    }
-    ::chmod(tmp.c_str(), 0600);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-      return Status(Code::kInternal, "cannot write " + path);
-    }
-    return Status();
+    return write_admin_kubeconfig(data_dir_ + "/kubeconfig", api_->url(),
+                                  security_ ? &*security_ : nullptr);
   }
 
   const ClusterOptions options_;
   util::Clock* clock_ = nullptr;
   std::string data_dir_;
   bool temp_dir_ = false;
+  std::uint32_t block_ = 0;
   AddressPlan plan_;
   std::string node_token_;
+  std::optional<ServerSecurity> security_;  // with serve_http && secure
 
   std::recursive_mutex mu_;  // serializes stop/stop_node/start_node
   std::unique_ptr<store::Store> store_;
@@ -366,6 +445,15 @@ AddressPlan address_plan(std::uint32_t block, std::size_t nodes) {
 }
 
 Result<std::unique_ptr<Cluster>> Cluster::start(ClusterOptions options) {
+  if (const auto& snap = options.restore_from) {
+    if (!options.etcd_endpoints.empty()) {
+      return Status(Code::kInvalidArgument, "restore_from: only an SQLite store can be restored");
+    }
+    options.address_block = snap->address_block;
+    options.nodes = snap->nodes;
+    options.node_names = snap->node_names;
+    options.runtime = snap->runtime;
+  }
   auto c = std::make_unique<ClusterImpl>(std::move(options));
   Status s = c->run();
   if (!s.ok()) {

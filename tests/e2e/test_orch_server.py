@@ -46,13 +46,14 @@ def pod_processes(data_dir):
 
 
 class OrchServer:
-    def __init__(self, data_dir, extra=()):
+    def __init__(self, data_dir, extra=(), listen="127.0.0.1:0"):
         self.data_dir = data_dir
         self.log_path = os.path.join(data_dir, "server.log")
         os.makedirs(data_dir, exist_ok=True)
         self.log = open(self.log_path, "a")
+        self.log_start = self.log.tell()  # a restart appends: read only this run's lines
         self.proc = subprocess.Popen(
-            [os.environ["ORCH_SERVER"], "--data-dir", data_dir, "--listen", "127.0.0.1:0",
+            [os.environ["ORCH_SERVER"], "--data-dir", data_dir, "--listen", listen,
              "--node-name", "e2e-node", *extra],
             stdout=self.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
         self.url = wait(self._url, 30, what="orch-server to serve")
@@ -61,7 +62,9 @@ class OrchServer:
     def _url(self):
         if self.proc.poll() is not None:
             raise RuntimeError("orch-server exited: " + open(self.log_path).read())
-        m = re.search(r"serving (http\S+)", open(self.log_path).read())
+        with open(self.log_path) as f:
+            f.seek(self.log_start)
+            m = re.search(r"serving (http\S+)", f.read())
         return m.group(1) if m else None
 
     def stop(self, timeout=30):

@@ -309,7 +309,7 @@ def test_official_kubernetes_client_reads_the_kubeconfig():
     from kubernetes import client as k8s_client, config as k8s_config
 
     with orch.Cluster(nodes=2, runtime="simulated", serve_http=True) as c:
-        assert c.url.startswith("http://127.")
+        assert c.url.startswith("https://127.")  # secure by default: CA + token in the kubeconfig
         assert os.path.exists(c.kubeconfig)
         api_client = k8s_config.new_client_from_config(config_file=c.kubeconfig)
         try:

@@ -24,6 +24,9 @@
 // - Restart adoption: start() lists the Runtime's containers; those of pods still bound here are
 //   adopted (not restarted), ones that died meanwhile are reported terminated and handled by the
 //   restart policy, and those of pods no longer here are killed.
+// - Fencing: cut off from the API server for too long, it kills the pods the control plane is
+//   about to replace, and runs them again only once it has confirmed they are still its own
+//   (AgentOptions::node_monitor_grace_period, fence_margin).
 // - Container log files: `<data_dir>/logs/<ns>_<name>_<uid>/<container>/<restart>.log`.
 // - Optionally serves logs and port-forward through a NodeServer (node_server.hpp) and
 //   advertises its port in status.daemonEndpoints.kubeletEndpoint.Port.
@@ -42,6 +45,7 @@
 #include <string>
 #include <vector>
 
+#include "orch/agent/mirror_pods.hpp"
 #include "orch/agent/runtime.hpp"
 #include "orch/client/client.hpp"
 #include "orch/status.hpp"
@@ -84,6 +88,18 @@ struct AgentOptions {
   std::chrono::seconds lease_duration{40};
   // Default: 10 s.
   std::chrono::milliseconds lease_renew_interval{10'000};
+  // Fencing, the agent's half of "never two copies of one pod". The control plane marks a node
+  // unreachable once its Lease has not been renewed for node_monitor_grace_period, then evicts
+  // each pod when the pod's toleration of node.kubernetes.io/unreachable:NoExecute runs out (its
+  // smallest tolerationSeconds; at once without such a toleration), and a replacement may start
+  // elsewhere. So the agent stops a pod first: when the Lease has not been renewed for
+  // node_monitor_grace_period + that toleration - fence_margin, it kills the pod's containers
+  // (SIGKILL), drops its unwritten status and starts nothing of it until the Lease is renewed
+  // and a fresh read shows the pod still bound here and not deleting (a deleted or replaced pod
+  // is cleaned up instead). Pods tolerating the taint forever (DaemonSet pods) keep running.
+  // Zero node_monitor_grace_period disables fencing. Default: 40 s and 5 s.
+  std::chrono::milliseconds node_monitor_grace_period{40'000};
+  std::chrono::milliseconds fence_margin{5'000};
   // How often the Node's conditions (heartbeats) are rewritten. Default: 10 s.
   std::chrono::milliseconds node_status_interval{10'000};
   // A pod's status changes within this window are written as one. Default: 20 ms.
@@ -104,11 +120,18 @@ struct AgentOptions {
   // When not empty, the agent starts a NodeServer (logs, port-forward) on node_ip:node_server_port
   // with this bearer token and advertises the bound port. Default: "".
   std::string node_server_token{};
+  // The NodeServer serves HTTPS with this certificate (PEM, naming node_ip) and key. Default:
+  // none (plain HTTP).
+  std::string node_server_tls_cert_pem{};
+  std::string node_server_tls_key_pem{};
   // The NodeServer's port (0: any), or, without a token, the port to advertise as
   // daemonEndpoints.kubeletEndpoint.Port (0: none). Default: 0.
   std::uint16_t node_server_port = 0;
   // The kubeletVersion reported in nodeInfo. Default: "v1.32.0".
   std::string version = "v1.32.0";
+  // Components this node runs outside pods, shown as mirror pods in kube-system with their logs
+  // (mirror_pods.hpp). Default: none.
+  std::vector<StaticComponent> static_components{};
 };
 
 // "<data_dir>/logs/<ns>_<name>_<uid>": the log directory of one pod.

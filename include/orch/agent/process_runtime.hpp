@@ -72,6 +72,9 @@ struct ProcessRuntimeOptions {
   // in a systemd unit with Delegate=yes). For the agent executable, not for embedders.
   // Default: false.
   bool cgroup_move_self = false;
+  // Component of its log lines (orch/util/log.hpp): the agent's, "agent/<node name>", routes
+  // them to the node's orch-agent mirror pod. Default: "agent".
+  std::string log_component = "agent";
 };
 
 // How volumes are made visible, decided once at creation.

@@ -20,6 +20,7 @@
 
 #include "control_plane.hpp"
 #include "fake_runtime.hpp"
+#include "log_capture.hpp"
 #include "orch/agent/agent.hpp"
 #include "orch/client/resource.hpp"
 #include "orch/util/clock.hpp"
@@ -337,6 +338,23 @@ TEST_CASE("restartPolicy Always: crash-loop backoff 10s, 20s, 40s with CrashLoop
   CHECK(f.wait_pod("crash", [&](const json::value&) {
     return f.has_event("Warning", "BackOff", "Back-off restarting failed container c in pod crash_default");
   }));
+}
+
+TEST_CASE("logs: container started, exited with its code, restarted after a back-off") {
+  orch::testing::LogCapture logs;
+  Fixture f;
+  f.start();
+  CHECK(!logs.find("agent/node-1", " I agent/node-1: registered node node-1").empty());
+  f.create_pod(simple_pod("logged"));
+  REQUIRE(f.wait_pod("logged", [](const json::value& p) { return str(p, {"status", "phase"}) == "Running"; }));
+  CHECK(!logs.find("agent/node-1", "started container c of pod default/logged").empty());
+  REQUIRE(f.rt.exit("c", 3));
+  REQUIRE(f.wait_pod("logged", [](const json::value& p) { return restarts(p, 0) == 1; }));
+  CHECK(!logs.find("agent/node-1", " I agent/node-1: container c of pod default/logged exited with code 3").empty());
+  REQUIRE(f.rt.exit("c", 4));
+  REQUIRE(f.wait_pod("logged", [](const json::value& p) { return waiting_reason(p, 0) == "CrashLoopBackOff"; }));
+  CHECK(logs.count("agent/node-1", "container c of pod default/logged exited with code 4") == 1);
+  CHECK(!logs.find("agent/node-1", "container c of pod default/logged restarts after a back-off of 10s").empty());
 }
 
 TEST_CASE("restart policies decide phase and restarts") {

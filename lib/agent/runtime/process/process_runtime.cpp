@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "orch/util/log.hpp"
 #include "spawn.hpp"
 
 namespace orch::agent {
@@ -1054,6 +1055,8 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
           ContainerRecord& rec = *rec_it->second;
           bool report = !rec.reap_only;
           settle_locked(rec);
+          ORCH_VLOG(3, options_.log_component, "process runtime: container {} ({}) exited with code {}",
+                    rec.info.id, rec.info.name, rec.info.exit_code);
           rec.reap_only = false;
           if (report) exited.emplace_back(rec.info.pod_uid, rec.info.id);
         }
@@ -1071,7 +1074,8 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
     uid_map_ = std::to_string(::geteuid()) + " " + std::to_string(::geteuid()) + " 1";
     gid_map_ = std::to_string(::getegid()) + " " + std::to_string(::getegid()) + " 1";
     if (!options_.use_namespaces) {
-      std::fprintf(stderr, "orch process runtime: volumes via environment (namespaces disabled)\n");
+      ORCH_LOG(kInfo, options_.log_component,
+               "process runtime: volumes via environment (namespaces disabled)");
       return;
     }
     std::string probe = options_.root_dir + "/.mount-probe";
@@ -1097,9 +1101,9 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
     }
     fs::remove_all(probe, ec);
     if (volume_mode_ == VolumeMode::kEnvironment) {
-      std::fprintf(stderr,
-                   "orch process runtime: no private mount namespace on this node; volumes are "
-                   "passed as ORCH_VOLUME_<NAME>\n");
+      ORCH_LOG(kWarning, options_.log_component,
+               "process runtime: no private mount namespace on this node; volumes are passed as "
+               "ORCH_VOLUME_<NAME>");
     }
   }
 
@@ -1110,10 +1114,10 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
     if (limit_mode_ == LimitMode::kCgroupV2) return;
     static std::atomic<bool> logged{false};
     if (!logged.exchange(true)) {
-      std::fprintf(stderr,
-                   "orch process runtime: limits via rlimit (RLIMIT_DATA for memory, no CPU "
-                   "limit): cgroup v2 %s\n",
-                   why.c_str());
+      ORCH_LOG(kInfo, options_.log_component,
+               "process runtime: limits via rlimit (RLIMIT_DATA for memory, no CPU limit): "
+               "cgroup v2 {}",
+               why);
     }
   }
 
@@ -1173,7 +1177,7 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
     }
     cgroup_base_ = dir;
     limit_mode_ = LimitMode::kCgroupV2;
-    std::fprintf(stderr, "orch process runtime: limits via cgroup v2 under %s\n", dir.c_str());
+    ORCH_LOG(kInfo, options_.log_component, "process runtime: limits via cgroup v2 under {}", dir);
     return "";
   }
 
