@@ -27,7 +27,7 @@ build: deps $(BUILD)/build.ninja
 
 # Only what the cluster needs: the server and the kuard image.
 up: deps $(BUILD)/build.ninja
-	meson compile -C $(BUILD) -j $(JOBS) orch-server kuard
+	meson compile -C $(BUILD) -j $(JOBS) orch-server orch-agent orchctl kuard
 	$(BUILD)/apps/orch-server/orch-server --data-dir $(DATA_DIR) $(ARGS)
 
 test: build
