@@ -215,7 +215,7 @@ void WatchHub::run(store::Revision from) {
       for (std::size_t i = 0; i < batch->size(); ++i) {
         const auto& e = (*batch)[i];
         for (auto* s : std::vector<Subscription*>(subs_)) {
-          if (s->ended_) continue;
+          if (s->ended_ || e.revision() <= s->after_) continue;
           const bool full = !s->catching_up_ && buffer_ && s->queue_.size() >= buffer_;
           if (full && has_prefix(e.kv.key, s->prefix_)) {
             end_locked(*s, Status(Code::kResourceExhausted, "watcher fell behind"), to_notify);
@@ -236,6 +236,7 @@ Result<std::shared_ptr<Subscription>> WatchHub::subscribe(
     std::function<bool(const json::value&)> filter) {
   std::shared_ptr<Subscription> sub(new Subscription(shared_from_this()));
   sub->prefix_ = prefix;
+  sub->after_ = after;
   sub->filter_ = std::move(filter);
   sub->limit_ = buffer_;
   store::Revision target;

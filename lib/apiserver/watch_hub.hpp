@@ -71,6 +71,9 @@ class Subscription {
   std::shared_ptr<WatchHub> hub_;
   // Guarded by hub_->mu_:
   std::string prefix_;
+  // The subscriber wants events after this revision only. The hub may lag the store, so a
+  // subscription made at a revision the hub has not reached yet must skip the events up to it.
+  store::Revision after_ = 0;
   std::function<bool(const boost::json::value&)> filter_;
   std::deque<WatchEvent> queue_;
   std::size_t limit_ = 0;

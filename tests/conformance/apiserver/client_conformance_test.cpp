@@ -11,6 +11,7 @@
 #include <thread>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include "orch/apiserver/api_server.hpp"
 #include "orch/client/client.hpp"
@@ -269,6 +270,9 @@ CONFORMANCE("a watch from a list's revision sees every later change in order") {
     REQUIRE_MESSAGE(batch.ok(), batch.status().to_string());
     for (auto& e : *batch) seen.emplace_back(e.type, str_at(*e.object, {"metadata", "name"}));
   }
+  std::string trace;
+  for (const auto& [type, name] : seen) trace += fmt::format("{}:{} ", static_cast<int>(type), name);
+  INFO("events seen: ", trace);
   REQUIRE(seen.size() == 3);
   CHECK(seen[0] == std::pair{WatchEventType::Added, std::string("a")});
   CHECK(seen[1] == std::pair{WatchEventType::Modified, std::string("a")});

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "control_plane.hpp"
+#include "embed_test_util.hpp"
 #include "orch/client/resource.hpp"
 #include "orch/cluster/cluster.hpp"
 #include "tcp_test_util.hpp"
@@ -29,6 +30,7 @@ namespace json = boost::json;
 using namespace std::chrono_literals;
 using client::resources::kDeployments;
 using client::resources::kServices;
+using testing::processes_under;
 using testing::wait_until;
 
 // GET `path` over a fresh connection; "" on any failure. HTTP/1.0, so the server closes.
@@ -71,21 +73,6 @@ json::value deployment(int replicas, const std::string& image) {
         "containers":[{"name":"kuard","image":")" + image + R"(",
           "ports":[{"name":"http","containerPort":8080}],
           "readinessProbe":{"httpGet":{"path":"/ready","port":8080},"periodSeconds":1}}]}}}})");
-}
-
-// Processes whose working directory is inside `dir`.
-std::size_t processes_under(const std::string& dir) {
-  std::size_t n = 0;
-  DIR* d = ::opendir("/proc");
-  if (!d) return 0;
-  while (auto* e = ::readdir(d)) {
-    if (!std::isdigit(static_cast<unsigned char>(e->d_name[0]))) continue;
-    std::error_code ec;
-    auto cwd = std::filesystem::read_symlink(std::string("/proc/") + e->d_name + "/cwd", ec);
-    if (!ec && cwd.string().starts_with(dir)) ++n;
-  }
-  ::closedir(d);
-  return n;
 }
 
 std::int64_t available(client::Client& c) {
