@@ -104,6 +104,27 @@ def test_kubectl_with_the_generated_kubeconfig(server):
     assert "sec-check" in kubectl(server, "get", "configmaps").stdout
 
 
+@pytest.mark.skipif(not os.path.exists(os.environ.get("KUBECTL_120", "")),
+                    reason="kubectl 1.20 not unpacked")
+def test_kubectl_120_with_the_generated_kubeconfig(server, tmp_path):
+    env = dict(os.environ, KUBECONFIG=server.kubeconfig, HOME=str(tmp_path))
+
+    def k120(*args):
+        return subprocess.run([os.environ["KUBECTL_120"], *args], capture_output=True, text=True,
+                              env=env, stdin=subprocess.DEVNULL, timeout=60)
+    nodes = wait(lambda: "Ready" in k120("get", "nodes").stdout, 60, what="node Ready (1.20)")
+    assert nodes
+    # The components as mirror pods, and one's log through the node server's TLS.
+    system = wait(lambda: (lambda out: out if "orch-agent-e2e-node" in out else None)(
+        k120("get", "pods", "-n", "kube-system").stdout), 30, what="mirror pods")
+    assert "kube-apiserver-e2e-node" in system
+    assert k120("logs", "-n", "kube-system", "orch-agent-e2e-node").returncode == 0
+    # A wrong token: 401, as from kube-apiserver.
+    env["KUBECONFIG"] = with_token(server, "wrong-token", tmp_path)
+    r = k120("get", "pods")
+    assert r.returncode != 0 and "logged in" in r.stderr
+
+
 @pytest.mark.parametrize("token", ["wrong-token", None], ids=["wrong", "missing"])
 def test_kubectl_without_valid_credentials_is_unauthorized(server, token, tmp_path):
     env = dict(os.environ, KUBECONFIG=with_token(server, token, tmp_path), HOME=str(tmp_path))
