@@ -6,6 +6,9 @@
 //   auto client = (*c)->client();            // in-process transport, no socket
 //   ... create a Deployment; (*c)->wait_ready(...) ...
 //
+// helpers.hpp has what replaces sleeps: apply(client, yaml), wait_for(client, kind, ns, name,
+// predicate, timeout) driven by a watch, events(client, ns).
+//
 // orch-server is this class with HTTP on, one node named after the host, and a data directory
 // that outlives it.
 //
