@@ -156,7 +156,10 @@ Status Agent::Impl::start(std::chrono::milliseconds sync_timeout) {
   last_lease_renewal = clock->now();
   auto lease = renew_lease(*client, node.name, node_uid, options.lease_duration.count(),
                            nullptr, api::MicroTime{clock->system_now()}.to_string());
-  if (lease.ok()) lease_cache = std::move(lease).value();
+  if (lease.ok()) {
+    lease_cache = std::move(lease).value();
+    runtime.heartbeat();  // before adopt(): adopted containers' dead-man switches reset
+  }
 
   services = std::make_unique<client::Informer>(client, client::resources::kServices);
   services->add_indexer(std::string(client::kIndexNamespace), client::index_by_namespace());
@@ -376,6 +379,14 @@ std::optional<std::chrono::seconds> unreachable_toleration(const json::value& po
 
 }  // namespace
 
+std::optional<std::chrono::nanoseconds> Agent::Impl::fence_deadline(const json::value& pod) const {
+  if (options.node_monitor_grace_period <= std::chrono::milliseconds(0)) return std::nullopt;
+  auto toleration = unreachable_toleration(pod);
+  if (!toleration) return std::nullopt;
+  return std::chrono::nanoseconds(options.node_monitor_grace_period) + *toleration -
+         std::chrono::nanoseconds(options.fence_margin);
+}
+
 void Agent::Impl::renew_node_lease() {
   const auto started = clock->now();
   auto r = renew_lease(*client, node.name, node_uid, options.lease_duration.count(), lease_cache,
@@ -384,6 +395,7 @@ void Agent::Impl::renew_node_lease() {
     const auto silent = started - last_lease_renewal;
     lease_cache = std::move(r).value();
     last_lease_renewal = started;
+    runtime.heartbeat();  // the shims' dead-man switch (ContainerConfig::fence_after)
     node_queue.add_after("lease", options.lease_renew_interval);
     if (lease_lost) {
       ORCH_LOG(kInfo, log_name, "node lease renewed again, {} ms after the last renewal",
@@ -427,10 +439,9 @@ void Agent::Impl::fence_due_pods() {
     std::lock_guard lock(mu);
     for (const auto& [uid, st] : pods_by_uid) {
       if (!st->pod) continue;
-      auto toleration = unreachable_toleration(*st->pod);
-      if (!toleration) continue;
-      auto after = std::chrono::nanoseconds(options.node_monitor_grace_period) + *toleration -
-                   std::chrono::nanoseconds(options.fence_margin);
+      auto deadline = fence_deadline(*st->pod);
+      if (!deadline) continue;
+      const auto after = *deadline;
       if (silent >= after) {
         due.push_back(st);
       } else if (!next || after - silent < *next) {

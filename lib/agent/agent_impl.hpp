@@ -121,6 +121,10 @@ struct Agent::Impl {
   void renew_node_lease();
   void fence_due_pods();
   void fence_pod(PodState& st);
+  // How long without a Lease renewal before `pod` is fenced: node_monitor_grace_period + its
+  // unreachable toleration - fence_margin; nullopt when never (fencing off, or the pod tolerates
+  // the taint forever). Also the ContainerConfig::fence_after its containers get.
+  std::optional<std::chrono::nanoseconds> fence_deadline(const json::value& pod) const;
   // Lets fenced pods that are still ours run again; true when none is left to check.
   bool unfence_pods();
   void status_loop();

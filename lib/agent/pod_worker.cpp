@@ -487,6 +487,12 @@ Status Agent::Impl::sync_pod(const std::string& uid, std::optional<nanoseconds>&
     std::error_code ec;
     std::filesystem::create_directories(log_dir + "/" + rec.name, ec);
     cfg.log_path = fmt::format("{}/{}/{}.log", log_dir, rec.name, cfg.restart_count);
+    // The runtime's half of fencing: it kills the container on the same deadline even when
+    // this agent is dead (0 = never; a due-at-once deadline still needs a positive value).
+    if (auto deadline = fence_deadline(*pod)) {
+      cfg.fence_after = std::max(std::chrono::milliseconds(1),
+                                 std::chrono::ceil<std::chrono::milliseconds>(*deadline));
+    }
     auto id = runtime.start_container(sandbox, cfg);
     if (!id.ok()) {
       rec.waiting_reason =

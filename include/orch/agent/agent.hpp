@@ -26,7 +26,8 @@
 //   restart policy, and those of pods no longer here are killed.
 // - Fencing: cut off from the API server for too long, it kills the pods the control plane is
 //   about to replace, and runs them again only once it has confirmed they are still its own
-//   (AgentOptions::node_monitor_grace_period, fence_margin).
+//   (AgentOptions::node_monitor_grace_period, fence_margin). When the agent itself is dead, the
+//   runtime's dead-man switch (ContainerConfig::fence_after, Runtime::heartbeat) does the same.
 // - Container log files: `<data_dir>/logs/<ns>_<name>_<uid>/<container>/<restart>.log`.
 // - Optionally serves logs and port-forward through a NodeServer (node_server.hpp) and
 //   advertises its port in status.daemonEndpoints.kubeletEndpoint.Port.
@@ -97,7 +98,12 @@ struct AgentOptions {
   // (SIGKILL), drops its unwritten status and starts nothing of it until the Lease is renewed
   // and a fresh read shows the pod still bound here and not deleting (a deleted or replaced pod
   // is cleaned up instead). Pods tolerating the taint forever (DaemonSet pods) keep running.
-  // Zero node_monitor_grace_period disables fencing. Default: 40 s and 5 s.
+  // A dead agent cannot fence, so the Runtime does it too: each container starts with that same
+  // deadline as ContainerConfig::fence_after, and the agent calls Runtime::heartbeat() after
+  // every Lease renewal; the process runtime's shims kill a container whose heartbeat is older
+  // than its deadline (reason "Fenced"), measured on the real clock, not `clock`. An agent
+  // restarted before the deadline adopts its pods as before. Zero node_monitor_grace_period
+  // disables both. Default: 40 s and 5 s.
   std::chrono::milliseconds node_monitor_grace_period{40'000};
   std::chrono::milliseconds fence_margin{5'000};
   // How often the Node's conditions (heartbeats) are rewritten. Default: 10 s.

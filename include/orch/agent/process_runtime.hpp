@@ -23,11 +23,18 @@
 //   (pid + start time from /proc defeat pid reuse) and reports ones that exited meanwhile.
 //   Containers that exited while no runtime watched are reported by list_containers(), not via
 //   the exit callback.
+// - Dead-man switch: heartbeat() touches `<root_dir>/heartbeat`. A container started with
+//   ContainerConfig::fence_after > 0 is SIGKILLed (process group) by its shim once that file's
+//   mtime is older than fence_after (checked at least once a second, and at the deadline), and its
+//   exit is recorded with reason "Fenced". The shim compares the file's mtime with the real clock
+//   (CLOCK_REALTIME): it is a separate process, out of reach of the agent's injectable clock. A
+//   missing file counts as a heartbeat at the container's start. So pods of an agent that died
+//   (SIGKILL) stop on the agent's own fence deadline; an agent restarted in time adopts them.
 // - Destroying the ProcessRuntime leaves containers running (for the next agent to adopt);
 //   remove_pod() kills and cleans up.
 //
 // Container ids: "process://<32 hex>". Exit codes: the process's status, or 128+signal.
-// Reasons: "Completed", "Error", "OOMKilled".
+// Reasons: "Completed", "Error", "OOMKilled", "Fenced".
 //
 // Codes beyond Runtime's contract: start_container() is InvalidArgument when the program is not
 // found ("exec: \"x\": executable file not found in $PATH") or the process could not start (a

@@ -61,6 +61,11 @@ struct ContainerConfig {
   bool init_container = false;
   // Where stdout and stderr go (CRI log format).
   std::string log_path;
+  // Dead-man switch: the runtime kills the container (reason "Fenced") once the agent has not
+  // called Runtime::heartbeat() for this long, even when the agent itself is gone, so a pod the
+  // control plane replaces elsewhere never runs beside its replacement. The agent passes its own
+  // fence deadline for the pod (AgentOptions fencing). Zero: never. Default: 0.
+  std::chrono::milliseconds fence_after{0};
 };
 
 enum class ContainerState : std::uint8_t { kCreated, kRunning, kExited, kUnknown };
@@ -74,7 +79,8 @@ struct ContainerInfo {
   std::string image;     // as the pod spec names it
   std::string image_id;  // resolved, e.g. "orch://kuard@sha256:..." 
   std::int32_t exit_code = 0;
-  // For kExited: "Completed" (exit 0), "Error", "OOMKilled"; "" otherwise.
+  // For kExited: "Completed" (exit 0), "Error", "OOMKilled", "Fenced" (killed by the dead-man
+  // switch, ContainerConfig::fence_after); "" otherwise.
   std::string reason;
   std::string message;
   std::chrono::system_clock::time_point started_at{};
@@ -122,6 +128,11 @@ class Runtime {
   // Every container the runtime knows (of one pod when `pod_uid` is set), including ones started
   // before an agent restart.
   virtual std::vector<ContainerInfo> list_containers(std::string_view pod_uid = {}) = 0;
+
+  // The agent is alive and in touch with the control plane (it renewed its Lease just now):
+  // restarts the ContainerConfig::fence_after countdown of every container. Cheap (one file
+  // timestamp for the process runtime); a runtime without a dead-man switch ignores it.
+  virtual void heartbeat() {}
 
   // Runs `command` inside the container's environment (exec probes, preStop hooks), killing it
   // after `timeout`. DeadlineExceeded on timeout.

@@ -2,12 +2,15 @@
 // short periods (lease renewal 200 ms, grace 2 s, toleration 3 s):
 // - an agent killed (stop_node, the in-process SIGKILL): the node goes Unknown and tainted, its
 //   Deployment pods are replaced elsewhere after the toleration, its StatefulSet pod is evicted
-//   but not replaced while its object exists; when the agent returns, its stale pods are stopped
-//   and the StatefulSet pod comes back once.
-// - an agent partitioned from the API server (partition_node): the same, and the agent fences
-//   itself, so even Deployment pods never run beside their replacements.
+//   but not replaced while its object exists; the containers' shims fence them by themselves
+//   (the dead-man switch: the agent's heartbeat stopped), so no Deployment pod runs beside its
+//   replacement; when the agent returns, its stale pods are cleaned up and the StatefulSet pod
+//   comes back once.
+// - an agent partitioned from the API server (partition_node): the same, the agent fencing
+//   itself.
 // Over the whole of both, a monitor samples every node's runtime every 50 ms and asserts that no
-// pod name ever runs on two nodes at once (a StatefulSet identity is never duplicated).
+// pod name ever runs on two nodes at once (a StatefulSet identity is never duplicated) and that
+// no more Deployment pods than its replicas ever run at once.
 // - cordon keeps new pods off a node (and taints it); deleting a Node removes its pods.
 #include <doctest.h>
 
@@ -280,10 +283,8 @@ void node_failure(bool partition) {
     }
     return false;
   }, 2s, 50ms));
-  if (partition) {
-    // Fenced: the partitioned agent stopped its pods by itself.
-    CHECK(wait_until([&] { return !monitor.any_running(old_uids); }, 20s, 50ms));
-  }
+  // Fenced: the partitioned agent stopped its pods by itself; the killed agent's shims did.
+  CHECK(wait_until([&] { return !monitor.any_running(old_uids); }, 20s, 50ms));
 
   REQUIRE((partition ? cluster.heal_node(victim) : cluster.start_node(victim)).ok());
 
@@ -300,12 +301,12 @@ void node_failure(bool partition) {
                    60s, 50ms));
   std::this_thread::sleep_for(500ms);  // a few more samples of the settled cluster
   monitor.stop();
-  // A killed agent cannot stop its pods while it is gone, so only the partitioned (fencing) one
-  // guarantees no Deployment pod beside its replacement.
-  monitor.check("web", partition ? kReplicas : 0);
+  // Fencing (the agent's, or its shims' when the agent is dead) means no Deployment pod ever
+  // runs beside its replacement.
+  monitor.check("web", kReplicas);
 }
 
-TEST_CASE("an agent killed: Unknown, taints, Deployment pods replaced, StatefulSet pods never duplicated") {
+TEST_CASE("an agent killed: Unknown, taints, its shims fence its pods, no pod ever runs twice") {
   node_failure(/*partition=*/false);
 }
 

@@ -319,6 +319,46 @@ TEST_CASE("stop_container sends SIGTERM to the process group, or SIGKILL when fo
   CHECK(wait_for([&] { return !process_exists(shim) && !process_exists(pid); }));
 }
 
+TEST_CASE("the shim's dead-man switch: a stale heartbeat fences the container, a fresh one keeps it") {
+  Fixture f;
+  f.rt->heartbeat();
+  const std::string heartbeat = f.root.path + "/runtime/heartbeat";
+  REQUIRE(fs::exists(heartbeat));
+  auto pod = f.pod("fence");
+  auto fenced = f.container(pod, "fenced", "busybox", {"sh", "-c", "sleep 1000 & wait"});
+  fenced.fence_after = 700ms;
+  auto never = f.container(pod, "never", "busybox", {"sleep", "1000"});  // fence_after 0
+  std::string fenced_id = f.start(pod, fenced);
+  std::string never_id = f.start(pod, never);
+
+  // Heartbeats every 100 ms for twice the deadline: nothing is fenced.
+  for (int i = 0; i < 14; ++i) {
+    f.rt->heartbeat();
+    std::this_thread::sleep_for(100ms);
+  }
+  CHECK(f.rt->container_status(fenced_id)->state == ContainerState::kRunning);
+
+  // The agent goes silent: the shim kills the whole process group on its own.
+  auto silent = std::chrono::steady_clock::now();
+  auto info = f.wait_exited(fenced_id);
+  auto took = std::chrono::steady_clock::now() - silent;
+  CHECK(info.reason == "Fenced");
+  CHECK(info.exit_code == 128 + SIGKILL);
+  CHECK(info.message.find("heartbeat") != std::string::npos);
+  CHECK(took >= 500ms);  // not before the deadline (mtime granularity aside)
+  CHECK(took < 3s);
+  auto [shim, pid] = f.rt->pids_for_test(fenced_id);
+  CHECK(wait_for([&] { return !process_exists(shim) && !process_exists(pid); }));
+  CHECK(f.rt->container_status(never_id)->state == ContainerState::kRunning);
+
+  // A new runtime on the same root (a restarted agent) reads the same reason.
+  f.rt.reset();
+  f.open();
+  auto again = f.rt->container_status(fenced_id);
+  REQUIRE(again.ok());
+  CHECK(again->reason == "Fenced");
+}
+
 TEST_CASE("exec runs in the container's environment and working directory") {
   Fixture f;
   auto pod = f.pod("exec");

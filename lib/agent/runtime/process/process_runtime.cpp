@@ -290,11 +290,18 @@ bool read_exit_file(ContainerRecord& rec) {
   int oom = 0;
   std::uint64_t finished = 0;
   if (!(in >> code >> sig >> oom >> finished)) return false;
+  int fenced = 0;
+  if (!(in >> fenced)) fenced = 0;  // written by a shim from before the dead-man switch
   rec.info.state = ContainerState::kExited;
   rec.info.exit_code = code;
   rec.info.finished_at = from_unix_ns(finished);
-  rec.info.reason = oom != 0 ? "OOMKilled" : code == 0 ? "Completed" : "Error";
-  rec.info.message = "";
+  rec.info.reason = oom != 0      ? "OOMKilled"
+                    : fenced != 0 ? "Fenced"
+                    : code == 0   ? "Completed"
+                                  : "Error";
+  rec.info.message = fenced != 0 ? "killed by its supervisor: the node agent's heartbeat stopped "
+                                   "for too long (the pod may be replaced elsewhere)"
+                                 : "";
   return true;
 }
 
@@ -645,6 +652,9 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
     req.mounts = mounts.data();
     req.mount_count = static_cast<int>(mounts.size());
     req.rlimit_data = rlimit_data;
+    std::string heartbeat = heartbeat_path();
+    req.heartbeat_path = heartbeat.c_str();
+    req.fence_after_ms = std::max<std::int64_t>(0, config.fence_after.count());
 
     int report[2];
     if (::pipe2(report, O_CLOEXEC) != 0) {
@@ -905,6 +915,20 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
     return result;
   }
 
+  // Touches <root>/heartbeat; every shim with a fence_after watches its mtime.
+  void heartbeat() override {
+    std::string path = heartbeat_path();
+    if (::utimensat(AT_FDCWD, path.c_str(), nullptr, 0) == 0) return;
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd >= 0) {
+      ::futimens(fd, nullptr);
+      ::close(fd);
+    } else {
+      ORCH_LOG(kWarning, options_.log_component, "cannot write the heartbeat {}: {}", path,
+               std::strerror(errno));
+    }
+  }
+
   // ------------------------------------------------------------------------ ProcessRuntime
 
   Status import_image(std::string_view name, const std::string& dir) override {
@@ -927,6 +951,7 @@ class ProcessRuntimeImpl final : public ProcessRuntime {
   std::string pod_dir(std::string_view uid) const {
     return options_.root_dir + "/pods/" + std::string(uid);
   }
+  std::string heartbeat_path() const { return options_.root_dir + "/heartbeat"; }
 
   static std::vector<std::string> split_lines(const std::string& text) {
     std::vector<std::string> out;

@@ -1,6 +1,7 @@
 // Between fork() and exec(): system calls only (see spawn.hpp).
 #include "spawn.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -221,6 +222,24 @@ std::int64_t monotonic_ms() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
+std::int64_t realtime_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+// The dead-man switch's countdown: how many ms are left before the container is fenced (<= 0:
+// now). The heartbeat is the file's mtime, in real time (the agent's injectable clock does not
+// reach a separate process); a missing file counts as a heartbeat at `started_ms`.
+std::int64_t fence_remaining_ms(const ShimRequest& r, std::int64_t started_ms) {
+  std::int64_t last = started_ms;
+  struct stat st {};
+  if (::stat(r.heartbeat_path, &st) == 0) {
+    last = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+  }
+  return last + r.fence_after_ms - realtime_ms();
+}
+
 bool oom_killed(const char* events_path) {
   if (events_path == nullptr || events_path[0] == '\0') return false;
   int fd = ::open(events_path, O_RDONLY | O_CLOEXEC);
@@ -327,8 +346,25 @@ void run_shim(const ShimRequest& r) {
   int status = 0;
   bool exited = false;
   std::int64_t drain_deadline = 0;
+  const bool fencing =
+      r.fence_after_ms > 0 && r.heartbeat_path != nullptr && r.heartbeat_path[0] != '\0';
+  const std::int64_t started_ms = realtime_ms();
+  bool fenced = false;
   char buf[32 * 1024];
   while (open_streams[0] || open_streams[1] || !exited) {
+    // Checked at most once a second, and exactly at the deadline the last heartbeat gives.
+    int fence_timeout = -1;
+    if (fencing && !exited && !fenced) {
+      std::int64_t left = fence_remaining_ms(r, started_ms);
+      if (left <= 0) {
+        // The agent is gone (or cut off) for too long: the control plane may start this pod
+        // elsewhere now. Kill it as the agent's own fence would; the exit below records why.
+        fenced = true;
+        ::kill(-child, SIGKILL);
+      } else {
+        fence_timeout = static_cast<int>(std::min<std::int64_t>(left + 1, 1000));
+      }
+    }
     if (!exited) {
       int w = ::waitpid(child, &status, WNOHANG);
       if (w == child || (w < 0 && errno == ECHILD)) {
@@ -360,6 +396,7 @@ void run_shim(const ShimRequest& r) {
     } else if (pidfd < 0) {
       timeout = 100;
     }
+    if (fence_timeout >= 0 && (timeout < 0 || fence_timeout < timeout)) timeout = fence_timeout;
     int ready = ::poll(p, static_cast<nfds_t>(n), timeout);
     if (ready < 0 && errno != EINTR) break;
     if (ready <= 0) continue;
@@ -401,6 +438,8 @@ void run_shim(const ShimRequest& r) {
   *p++ = ' ';
   p = put_uint(p, static_cast<std::uint64_t>(now.tv_sec) * 1000000000ULL +
                       static_cast<std::uint64_t>(now.tv_nsec));
+  *p++ = ' ';
+  *p++ = fenced ? '1' : '0';
   *p++ = '\n';
   int fd = ::open(r.status_tmp_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd >= 0) {

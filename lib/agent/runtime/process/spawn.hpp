@@ -54,11 +54,16 @@ struct ShimRequest {
   const BindMount* mounts;
   int mount_count;
   std::int64_t rlimit_data;  // bytes, < 0 for none
+  // Dead-man switch: when fence_after_ms > 0, the shim SIGKILLs the container's process group
+  // once `heartbeat_path`'s mtime (CLOCK_REALTIME; the shim's own start time while the file is
+  // missing) is older than fence_after_ms, and records the exit as fenced.
+  const char* heartbeat_path;
+  std::int64_t fence_after_ms;
   int report_fd;             // write end of the report pipe
 };
 
 // Runs the shim: own session, forks and supervises the container, pumps its logs, writes the
-// exit status file ("<code> <signal> <oom 0|1> <finished unix ns>\n"), exits.
+// exit status file ("<code> <signal> <oom 0|1> <finished unix ns> <fenced 0|1>\n"), exits.
 [[noreturn]] void run_shim(const ShimRequest& req);
 
 struct ExecRequest {
