@@ -40,7 +40,10 @@ def test_fake_clock_drives_rollout_deadlines_and_leases():
     t0 = clock.time()
     with orch.Cluster(nodes=3, runtime="simulated", clock=clock) as c:
         # Simulated nodes run these pods but never report them Ready: the rollout is stuck.
-        c.client.create("deployments", deployment("stuck", 2, {"orch.dev/simulate": "not-ready"}))
+        stuck = deployment("stuck", 2, {"orch.dev/simulate": "not-ready"})
+        stuck["spec"]["template"]["spec"]["tolerations"] = [
+            {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute"}]
+        c.client.create("deployments", stuck)
         c.wait_for("deployments", "stuck", lambda d: progressing_reason(d) is not None, timeout=10)
         victim = c.node_names[0]
         c.stop_node(victim)
@@ -54,13 +57,14 @@ def test_fake_clock_drives_rollout_deadlines_and_leases():
         assert progressing_reason(c.client.get("deployments", "stuck")) != \
             "ProgressDeadlineExceeded"
 
-        # Past the 300 s deadline, but before the stopped node's pods are evicted (300 s after
-        # it went unreachable), whose replacements would count as progress.
-        clock.advance(260)
+        # Past the 300 s deadline, even counted from the last status change at t0 + 41 (the
+        # stopped node's pods marked not ready); they tolerate the unreachable taint forever, so
+        # no eviction (whose replacements would count as progress) interferes.
+        clock.advance(301)
         c.wait_for("deployments", "stuck",
                    lambda d: progressing_reason(d) == "ProgressDeadlineExceeded", timeout=10)
         c.start_node(victim)
-        c.wait_for("leases", victim, lambda l: l["spec"]["renewTime"] >= iso(t0 + 301),
+        c.wait_for("leases", victim, lambda l: l["spec"]["renewTime"] >= iso(t0 + 342),
                    namespace="kube-node-lease", timeout=10)
 
 

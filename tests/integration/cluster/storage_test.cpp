@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include <filesystem>
 #include <fstream>
@@ -111,11 +112,12 @@ std::optional<Placed> placed(client::Client& c, const std::string& name,
                 str(*pv, {"spec", "local", "path"})};
 }
 
+// A merge patch, as `kubectl scale` writes: no resourceVersion, so no conflict with the
+// controller's concurrent status writes.
 Status scale(client::Client& c, int replicas) {
-  auto set = c.get(kStatefulSets, "default", "web");
-  if (!set.ok()) return set.status();
-  set->as_object()["spec"].as_object()["replicas"] = replicas;
-  return c.update(kStatefulSets, "default", *set).status();
+  return c.patch(kStatefulSets, "default", "web", client::PatchType::Merge,
+                 fmt::format(R"({{"spec":{{"replicas":{}}}}})", replicas))
+      .status();
 }
 
 TEST_CASE("a StatefulSet with volumeClaimTemplates keeps its pods' data and nodes") {
