@@ -19,8 +19,11 @@ namespace {
 namespace json = boost::json;
 using orch::testing::wait_until;
 
+// "" while the pod has no status yet (between its create and its status write).
 std::string ready_of(const json::value& pod) {
-  const auto* conds = pod.as_object().at("status").as_object().if_contains("conditions");
+  const auto* status = pod.as_object().if_contains("status");
+  if (status == nullptr || !status->is_object()) return "";
+  const auto* conds = status->as_object().if_contains("conditions");
   if (conds == nullptr) return "";
   for (const auto& c : conds->as_array()) {
     if (c.at("type").as_string() == "Ready") return std::string(c.at("status").as_string());
@@ -90,7 +93,10 @@ TEST_CASE_FIXTURE(Fixture, "a mirror pod deleted or rewritten by someone else is
   orch::client::DeleteOptions del;
   del.grace_period_seconds = 0;
   REQUIRE(cp.client()->remove(orch::client::resources::kPods, "kube-system", "kube-apiserver-node-1", del).ok());
-  CHECK(wait_until([&] { return pod("kube-apiserver-node-1").ok(); }, std::chrono::seconds(10)));
+  CHECK(wait_until([&] {
+    auto q = pod("kube-apiserver-node-1");
+    return q.ok() && ready_of(*q) == "True";
+  }, std::chrono::seconds(10)));
 
   // What the node lifecycle controller does to pods of an unreachable node.
   auto p = pod("kube-apiserver-node-1");
