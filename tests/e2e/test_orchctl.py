@@ -10,10 +10,12 @@ import shutil
 import signal
 import subprocess
 import tempfile
-import time
 import urllib.request
 
 import pytest
+
+from test_orch_server import pod_processes
+from test_orch_server import wait as server_wait
 
 KUBECTL = shutil.which("kubectl") or "/usr/bin/kubectl"
 ORCHCTL = os.environ.get("ORCHCTL", "")
@@ -25,26 +27,8 @@ pytestmark = pytest.mark.skipif(not ORCHCTL or not os.environ.get("ORCH_SERVER")
 
 
 def wait(predicate, timeout=90, interval=0.25, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
-
-
-def pod_processes(data_dir):
-    found = []
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if os.readlink(f"/proc/{pid}/cwd").startswith(data_dir):
-                    found.append(int(pid))
-            except OSError:
-                pass
-    return found
+    """test_orch_server's wait, with this file's longer default timeout and interval."""
+    return server_wait(predicate, timeout, interval, what)
 
 
 class Server:
